@@ -1,0 +1,124 @@
+"""Quality metrics of a stylized image against its content and style images.
+
+    python benchmarks/quality.py OUT CONTENT STYLE [STYLE ...] [--json]
+
+- content_rel: ‖F(out) - F(content)‖² / ‖F(content)‖² at relu4_2 (lower keeps more content).
+- style_gram:  mean over relu1_1..relu5_1 of ‖G(out) - G(style)‖² / ‖G(style)‖².
+- style_swd:   sliced Wasserstein-2 distance between the feature distributions of out and style at
+               relu1_1..relu4_1, per random direction in units of the style projection's std.
+- grain:       mean |Laplacian| of out's luminance over that of the content at the same size
+               (about 1 keeps the photo's sharpness; far above 1 is speckle, far below is blur).
+
+The same metrics of the content image itself (`*_content`) are printed as the baseline that a
+stylization should beat. Several styles are compared as their pooled features and mean Gram.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from impasto.image import open_image, resize_long_side, to_tensor  # noqa: E402
+from impasto.losses import gram_matrix  # noqa: E402
+from impasto.vgg import load_vgg19  # noqa: E402
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+CONTENT_LAYER = "relu4_2"
+
+
+def _positions(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) -> (H·W, C)."""
+    return features[0].flatten(1).t()
+
+
+def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, *, directions: int = 128, quantiles: int = 256,
+                       seed: int = 0) -> float:
+    """Sliced W2 between samples x (N, C) and reference y (M, C), in units of y's projected std."""
+    generator = torch.Generator().manual_seed(seed)
+    dirs = torch.randn(x.shape[1], directions, generator=generator, dtype=torch.float64)
+    dirs /= dirs.norm(dim=0, keepdim=True)
+    px, py = x.double() @ dirs, y.double() @ dirs  # (N, D), (M, D)
+    levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
+    qx = torch.quantile(px, levels, dim=0)  # (Q, D)
+    qy = torch.quantile(py, levels, dim=0)
+    w2 = (qx - qy).pow(2).mean(0).sqrt()  # (D,)
+    return float((w2 / py.std(0).clamp_min(1e-8)).mean())
+
+
+def laplacian_energy(image: torch.Tensor) -> float:
+    """Mean |Laplacian| of the luminance of a (1, 3, H, W) image in [0, 1]."""
+    luma = (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+    return float(F.conv2d(luma, kernel).abs().mean())
+
+
+def metrics(image: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor], model) -> dict[str, float]:
+    feats = model(image, [*STYLE_LAYERS, CONTENT_LAYER])
+    content_feats = model(content, [CONTENT_LAYER])[CONTENT_LAYER]
+    style_feats = [model(s, STYLE_LAYERS) for s in styles]
+    diff = feats[CONTENT_LAYER] - content_feats
+    gram_rel = []
+    for layer in STYLE_LAYERS:
+        target = torch.stack([gram_matrix(sf[layer]) for sf in style_feats]).mean(0)
+        gram_rel.append(float((gram_matrix(feats[layer]) - target).pow(2).sum() / target.pow(2).sum()))
+    swd = [
+        sliced_wasserstein(_positions(feats[layer]), torch.cat([_positions(sf[layer]) for sf in style_feats]))
+        for layer in SWD_LAYERS
+    ]
+    return {
+        "content_rel": float(diff.pow(2).sum() / content_feats.pow(2).sum()),
+        "style_gram": sum(gram_rel) / len(gram_rel),
+        "style_swd": sum(swd) / len(swd),
+        "grain": laplacian_energy(image) / laplacian_energy(content),
+    }
+
+
+def evaluate(out_path: str, content_path: str, style_paths: list[str], *, style_size: int | None = None,
+             weights: str | None = None) -> dict[str, float]:
+    """Metrics of the output, and of the content image itself as the baseline (`*_content`)."""
+    out = open_image(out_path)
+    image = to_tensor(out)
+    content = to_tensor(open_image(content_path).resize(out.size, resample=Image.Resampling.LANCZOS))
+    size = style_size or max(out.size)
+    styles = [to_tensor(resize_long_side(open_image(p), size)) for p in style_paths]
+    model = load_vgg19(weights)
+    with torch.no_grad():
+        result = metrics(image, content, styles, model)
+        baseline = metrics(content, content, styles, model)
+    result.update({f"{k}_content": v for k, v in baseline.items() if k in ("style_gram", "style_swd")})
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("output")
+    parser.add_argument("content")
+    parser.add_argument("styles", nargs="+")
+    parser.add_argument("--style-size", type=int, default=None, help="style long side (default: the output's)")
+    parser.add_argument("--weights", default=None, help="VGG19 weights file (default: the embedded one)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate(args.output, args.content, args.styles, style_size=args.style_size, weights=args.weights)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:18s} {value:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

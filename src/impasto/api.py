@@ -1,0 +1,82 @@
+"""The Python API: `stylize(content, styles, config=..., callback=...) -> PIL.Image.Image`.
+
+Glue between the edge (paths, Pillow images) and the silent core (tensors): it resolves the
+device, loads images at their sizes, loads the cached VGG19 and runs the optimizer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence, Union
+
+import torch
+from PIL import Image
+
+from .config import StyleConfig
+from .image import ImageSource, load_tensor, open_image, to_pil
+from .optimize import ProgressCallback, optimize_image
+from .vgg import load_vgg19
+
+log = logging.getLogger(__name__)
+
+Styles = Union[ImageSource, Sequence[ImageSource]]
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an explicit device must be available."""
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if device == "auto":
+        return torch.device(next(name for name, ok in available.items() if ok))
+    if not available.get(device, False):
+        raise ValueError(f"device {device!r} is not available on this machine")
+    return torch.device(device)
+
+
+def _as_list(styles: Styles) -> list[ImageSource]:
+    if isinstance(styles, (str, Image.Image)) or not isinstance(styles, Sequence):
+        return [styles]  # one path, PathLike or image
+    return list(styles)
+
+
+def stylize(
+    content: ImageSource,
+    styles: Styles,
+    *,
+    config: StyleConfig | None = None,
+    callback: ProgressCallback | None = None,
+) -> Image.Image:
+    """Paint `content` in the style of `styles`. Returns an RGB Pillow image.
+
+    content: a path or a Pillow image. styles: one, or a list, of paths or Pillow images; blend
+    them with `config.style_blend_weights`. The output's long side is `config.size`; each style is
+    resized so its long side is `config.size * config.style_scale`.
+    callback receives an `impasto.Progress` after every step.
+    Raises ValueError (bad image, option or device) and NonFiniteLossError (diverged run).
+    """
+    config = config or StyleConfig()
+    style_list = _as_list(styles)
+    if not style_list:
+        raise ValueError("at least one style image is needed")
+    if config.style_blend_weights is not None and len(config.style_blend_weights) != len(style_list):
+        raise ValueError(
+            f"{len(style_list)} style images but {len(config.style_blend_weights)} style blend weights"
+        )
+    device = resolve_device(config.device)
+    # Open everything first, so that a bad file fails before any heavy work.
+    content_image = open_image(content)
+    style_images = [open_image(s) for s in style_list]
+    init: str | torch.Tensor = config.init
+    if init not in ("content", "noise"):
+        init = load_tensor(init, config.size).to(device)
+    style_size = max(1, round(config.size * config.style_scale))
+
+    content_tensor = load_tensor(content_image, config.size).to(device)
+    style_tensors = [load_tensor(s, style_size).to(device) for s in style_images]
+    model = load_vgg19(config.weights, pooling=config.pooling, device=device)
+    log.info("stylizing %dx%d on %s", content_tensor.shape[-1], content_tensor.shape[-2], device)
+    result = optimize_image(content_tensor, style_tensors, model, config, init=init, callback=callback)
+    return to_pil(result)

@@ -1,0 +1,138 @@
+"""The one configuration of a style transfer run. Every default lives here, once.
+
+The CLI, the web page and batch jobs build a `StyleConfig` and never restate a default.
+`StyleConfig.preset(name, **overrides)` starts from a named preset (see PRESETS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+Optimizer = Literal["lbfgs", "adam"]
+Pooling = Literal["max", "avg"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+PresetName = Literal["default", "gatys2015"]
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+_STYLE_CHANNELS = (64, 128, 256, 512, 512)
+MIN_SIZE = 16
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every option of a run. Frozen: derive variants with `dataclasses.replace` or `preset`.
+
+    Weights apply to the mean-normalized losses of losses.py, so they do not depend on size.
+    """
+
+    size: int = 512  # longest side of the output, in pixels
+    iterations: int = 300  # loss evaluations (forward + backward passes)
+    optimizer: Optimizer = "lbfgs"
+    learning_rate: float = 1.0  # L-BFGS step scale; for Adam, in [0, 1] pixel units (0.02 is good)
+    lbfgs_history: int = 20  # curvature pairs; memory is 2 image copies per pair
+    init: str = "content"  # "content", "noise", or the path of an image to start from
+    content_weight: float = 1.0  # α
+    style_weight: float = 1e4  # β
+    tv_weight: float = 0.0
+    content_layer: str = "relu4_2"
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None  # per style layer; None: all 1
+    style_blend_weights: tuple[float, ...] | None = None  # per style image; None: equal
+    style_scale: float = 1.0  # style image's long side, relative to `size`
+    pooling: Pooling = "max"
+    seed: int = 0
+    device: Device = "auto"
+    weights: str | None = None  # VGG19 weights file; None: the embedded default
+
+    def __post_init__(self) -> None:
+        # Tuples arrive as lists from JSON or the CLI; normalize so the config stays hashable.
+        for name in ("style_layers", "style_layer_weights", "style_blend_weights"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        _validate(self)
+
+    @classmethod
+    def preset(cls, name: str = "default", **overrides: Any) -> StyleConfig:
+        """A preset's config, with any field overridden: `StyleConfig.preset("gatys2015", size=256)`."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return dataclasses.replace(cls(**PRESETS[name]), **overrides)
+
+    def layer_weights(self) -> dict[str, float]:
+        """{style layer: weight}, with the default of 1 per layer filled in."""
+        weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        return dict(zip(self.style_layers, weights))
+
+
+def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False, strict: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}")
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}; got {value!r}")
+
+
+def _validate(c: StyleConfig) -> None:
+    from .vgg import LAYER_NAMES
+
+    _check_number("size", c.size, minimum=MIN_SIZE, integer=True)
+    _check_number("iterations", c.iterations, minimum=0, integer=True)
+    _check_number("seed", c.seed, minimum=0, integer=True)
+    _check_number("lbfgs_history", c.lbfgs_history, minimum=1, integer=True)
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        _check_number(name, getattr(c, name), minimum=0)
+    _check_number("learning_rate", c.learning_rate, minimum=0, strict=True)
+    _check_number("style_scale", c.style_scale, minimum=0, strict=True)
+    _check_choice("optimizer", c.optimizer, get_args(Optimizer))
+    _check_choice("pooling", c.pooling, get_args(Pooling))
+    _check_choice("device", c.device, get_args(Device))
+    if not isinstance(c.init, str) or not c.init:
+        raise ValueError(f"init must be 'content', 'noise' or an image path; got {c.init!r}")
+    for layer in (c.content_layer, *c.style_layers):
+        _check_choice("layer", layer, LAYER_NAMES)
+    if not c.style_layers:
+        raise ValueError("style_layers must name at least one VGG19 layer")
+    if c.style_layer_weights is not None:
+        if len(c.style_layer_weights) != len(c.style_layers):
+            raise ValueError(
+                f"style_layer_weights has {len(c.style_layer_weights)} values for {len(c.style_layers)} style layers"
+            )
+        for w in c.style_layer_weights:
+            _check_number("style_layer_weights", w, minimum=0)
+    if c.style_blend_weights is not None:
+        for w in c.style_blend_weights:
+            _check_number("style_blend_weights", w, minimum=0)
+        if sum(c.style_blend_weights) <= 0:
+            raise ValueError(f"style_blend_weights must have a positive sum; got {c.style_blend_weights}")
+
+
+# Gatys et al. 2015 in our normalization (see losses.py): the paper's loss is
+#   α·½Σ(F-P)² + β·Σ_l ⅕·Σ(G-A)²/(4N²M²)  =  α·(N·M/2)·content_loss + β·Σ_l (N_l²/20)·style_layer_loss.
+# The paper uses α/β = 1e-3 (Fig. 2) on images of about 512 px, where relu4_2 has N = 512 channels and
+# M = 64·64 positions. Dividing the whole loss by the same constant changes nothing but its scale.
+_GATYS_ALPHA_OVER_BETA = 1e-3
+_GATYS_CONTENT_FACTOR = 512 * 64 * 64 / 2
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "gatys2015": {
+        "init": "noise",  # white noise, as in the paper
+        "optimizer": "lbfgs",
+        "pooling": "avg",  # the paper replaces max pooling by average pooling
+        "content_weight": _GATYS_ALPHA_OVER_BETA * _GATYS_CONTENT_FACTOR,
+        "style_weight": 1.0,
+        "tv_weight": 0.0,  # the paper has no smoothness prior
+        # w_l = 1/5 on the paper's E_l is N_l²/20 on our mean-normalized layer loss.
+        "style_layer_weights": tuple(n * n / 20 for n in _STYLE_CHANNELS),
+        "iterations": 500,
+    },
+}

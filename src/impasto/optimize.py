@@ -1,0 +1,155 @@
+"""The optimization loop: pixels of a generated image are optimized to match content and style.
+
+Reference: Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style" (arXiv 1508.06576), §2-3:
+the generated image starts from white noise and is optimized by L-BFGS on
+α·L_content + β·L_style. No I/O here: progress goes to a callback, logging to `logging`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+from .config import StyleConfig
+from .lbfgs import LBFGS
+from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_variation
+from .vgg import VGG19Features
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or inf; the run stops rather than produce a broken image."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One optimizer step, as reported to the callback. Losses are already weighted."""
+
+    step: int  # 1-based
+    total: int
+    loss: float
+    content_loss: float
+    style_loss: float
+    tv_loss: float
+    elapsed: float  # seconds since the loop started
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1], the live iterate: copy it to keep it
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def style_targets(
+    model: VGG19Features, styles: Sequence[torch.Tensor], config: StyleConfig
+) -> dict[str, torch.Tensor]:
+    """Blended Gram targets {layer: (1, C, C)} of the style images, computed once per run.
+
+    styles: (1, 3, H, W) sRGB [0, 1] tensors, already at their style size; sizes may differ.
+    """
+    blend = list(config.style_blend_weights or (1.0,) * len(styles))
+    if len(blend) != len(styles):
+        raise ValueError(f"{len(styles)} style images but {len(blend)} style blend weights")
+    layers = [layer for layer, w in config.layer_weights().items() if w]
+    with torch.no_grad():
+        grams = [{k: gram_matrix(v) for k, v in model(s, layers).items()} for s in styles]
+    return blend_grams(grams, blend)
+
+
+def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) -> torch.Tensor:
+    """The starting point: (1, 3, H, W) in [0, 1].
+
+    init: "content", "noise" (uniform white noise from `seed`, as in the paper) or an image tensor,
+    which is resized to the content's size if needed.
+    """
+    if isinstance(init, torch.Tensor):
+        if init.shape[-2:] != content.shape[-2:]:
+            init = torch.nn.functional.interpolate(init, size=content.shape[-2:], mode="bicubic",
+                                                   align_corners=False, antialias=True)
+        return init.to(content).clamp(0, 1).contiguous()
+    if init == "content":
+        # Contiguous whatever the content's layout: torch's LBFGS views the gradient flat.
+        return content.clone(memory_format=torch.contiguous_format)
+    if init == "noise":
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        return torch.rand(content.shape, generator=generator).to(content)
+    raise ValueError(f"init must be 'content', 'noise' or an image tensor; got {init!r}")
+
+
+class _ClampedAdam:
+    """torch's Adam, then a clamp to [0, 1] after each step (as crowsonkb/style-transfer-pytorch)."""
+
+    def __init__(self, image: torch.Tensor, lr: float):
+        self.image, self.adam = image, torch.optim.Adam([image], lr=lr)
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        loss = self.adam.step(closure)
+        with torch.no_grad():
+            self.image.clamp_(0.0, 1.0)
+        return loss
+
+
+# Both keep the image in [0, 1]. Differs from Gatys et al. 2015: the paper leaves pixels unconstrained.
+_OPTIMIZERS: dict[str, Callable[[torch.Tensor, StyleConfig], Any]] = {
+    "lbfgs": lambda image, c: LBFGS(image, lr=c.learning_rate, history=c.lbfgs_history),
+    "adam": lambda image, c: _ClampedAdam(image, c.learning_rate),
+}
+
+
+def optimize_image(
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    model: VGG19Features,
+    config: StyleConfig,
+    *,
+    init: str | torch.Tensor | None = None,
+    callback: ProgressCallback | None = None,
+) -> torch.Tensor:
+    """Stylize one image. Returns (1, 3, H, W) float32 in [0, 1] on the content's device.
+
+    content: (1, 3, H, W) sRGB [0, 1] at the output size. styles: one or more such images at their
+    style size. init overrides `config.init` (a path there is resolved by the caller into a tensor).
+    Raises NonFiniteLossError if the loss stops being finite.
+    """
+    if not styles:
+        raise ValueError("at least one style image is needed")
+    content_layer = config.content_layer
+    layer_weights = {k: w for k, w in config.layer_weights().items() if w}
+    with torch.no_grad():
+        content_target = model(content, [content_layer])[content_layer]
+    targets = style_targets(model, styles, config)
+    layers = [content_layer, *layer_weights]
+
+    image = initial_image(content, config.init if init is None else init, config.seed).requires_grad_(True)
+    optimizer = _OPTIMIZERS[config.optimizer](image, config)
+    last_terms: list[torch.Tensor] = []
+
+    def closure() -> torch.Tensor:
+        image.grad = None
+        features = model(image, layers)
+        terms = torch.stack([
+            config.content_weight * content_loss(features[content_layer], content_target),
+            config.style_weight * style_loss(features, targets, layer_weights),
+            config.tv_weight * total_variation(image),
+        ])
+        loss = terms.sum()
+        loss.backward()
+        last_terms[:] = [terms.detach()]
+        return loss
+
+    start = time.perf_counter()
+    for step in range(1, config.iterations + 1):
+        optimizer.step(closure)
+        content_term, style_term, tv_term = last_terms[0].tolist()  # one device sync per step
+        total = content_term + style_term + tv_term
+        if not torch.isfinite(torch.tensor(total)):
+            raise NonFiniteLossError(
+                f"loss became {total} at step {step} (content {content_term}, style {style_term}, "
+                f"tv {tv_term}); try lower weights or the Adam optimizer"
+            )
+        if callback is not None:
+            callback(Progress(step, config.iterations, total, content_term, style_term, tv_term,
+                              time.perf_counter() - start, image.detach()))
+    if not torch.isfinite(image).all():  # the last step can break the image after its loss was read
+        raise NonFiniteLossError(f"the image holds NaN or inf after {config.iterations} steps")
+    return image.detach()

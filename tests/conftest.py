@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny real images (the bundled samples, downscaled) and the real VGG19, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from impasto.image import load_tensor, open_image, resize_long_side
+from impasto.vgg import load_vgg19
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="session")
+def vgg():
+    return load_vgg19()
+
+
+@pytest.fixture(scope="session")
+def content_path() -> Path:
+    return EXAMPLES / "tubingen.jpg"
+
+
+@pytest.fixture(scope="session")
+def style_path() -> Path:
+    return EXAMPLES / "starry_night.jpg"
+
+
+@pytest.fixture(scope="session")
+def small_content(content_path):
+    """The Tübingen photo as a 64-px-wide PIL image."""
+    return resize_long_side(open_image(content_path), 64)
+
+
+@pytest.fixture(scope="session")
+def small_style(style_path):
+    return resize_long_side(open_image(style_path), 64)
+
+
+@pytest.fixture()
+def content_tensor(content_path) -> torch.Tensor:
+    return load_tensor(content_path, 64)
+
+
+@pytest.fixture()
+def style_tensor(style_path) -> torch.Tensor:
+    return load_tensor(style_path, 64)

@@ -1,0 +1,62 @@
+import pytest
+from PIL import Image
+
+import impasto
+from impasto.api import resolve_device
+
+pytestmark = pytest.mark.slow
+
+
+def test_stylize_from_paths_and_from_images(content_path, style_path, small_content, small_style):
+    config = impasto.StyleConfig(size=64, iterations=3)
+    from_paths = impasto.stylize(content_path, style_path, config=config)
+    from_images = impasto.stylize(small_content, [small_style], config=config)
+    assert isinstance(from_paths, Image.Image) and from_paths.mode == "RGB"
+    assert from_paths.size == (64, 48) == small_content.size == from_images.size
+
+
+def test_same_seed_same_bytes(content_path, style_path):
+    config = impasto.StyleConfig(size=48, iterations=5, init="noise", seed=7)
+    a = impasto.stylize(content_path, style_path, config=config)
+    b = impasto.stylize(content_path, style_path, config=config)
+    assert a.tobytes() == b.tobytes()
+
+
+def test_callback_gets_progress_and_style_scale_is_used(small_content, small_style):
+    seen = []
+    config = impasto.StyleConfig(size=64, iterations=4, style_scale=0.5)
+    impasto.stylize(small_content, small_style, config=config, callback=seen.append)
+    assert [p.step for p in seen] == [1, 2, 3, 4]
+    assert isinstance(seen[0], impasto.Progress) and seen[0].total == 4
+
+
+def test_init_from_an_image_path(content_path, style_path):
+    config = impasto.StyleConfig(size=48, iterations=0, init=str(style_path))
+    out = impasto.stylize(content_path, style_path, config=config)
+    assert out.size == (48, 36)  # the content's aspect ratio, started from the style picture
+    assert out.getpixel((0, 0)) != impasto.stylize(content_path, style_path,
+                                                   config=impasto.StyleConfig(size=48, iterations=0)).getpixel((0, 0))
+
+
+@pytest.mark.parametrize("bad, message", [("missing.jpg", "no such file"), (__file__, "cannot read as an image")])
+def test_bad_inputs_are_value_errors_naming_the_file(style_path, bad, message):
+    with pytest.raises(ValueError, match=message):
+        impasto.stylize(bad, style_path, config=impasto.StyleConfig(size=32, iterations=1))
+
+
+def test_blend_weight_count_must_match(content_path, style_path):
+    with pytest.raises(ValueError, match="2 style images but 3"):
+        impasto.stylize(content_path, [style_path, style_path],
+                        config=impasto.StyleConfig(size=32, style_blend_weights=(1, 1, 1)))
+    with pytest.raises(ValueError, match="at least one style"):
+        impasto.stylize(content_path, [], config=impasto.StyleConfig(size=32))
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cuda", "mps", "cpu")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda' is not available"):
+            resolve_device("cuda")

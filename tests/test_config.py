@@ -1,0 +1,59 @@
+import dataclasses
+
+import pytest
+
+from impasto.config import PRESETS, STYLE_LAYERS, StyleConfig
+
+
+def test_defaults_are_frozen_and_hashable():
+    config = StyleConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.size = 1024  # type: ignore[misc]
+    assert hash(config) == hash(StyleConfig())
+    assert config.style_layers == STYLE_LAYERS and config.content_layer == "relu4_2"
+
+
+def test_lists_become_tuples():
+    config = StyleConfig(style_blend_weights=[1, 2], style_layers=["relu1_1"], style_layer_weights=[3])
+    assert config.style_blend_weights == (1, 2) and config.style_layers == ("relu1_1",)
+    assert config.layer_weights() == {"relu1_1": 3}
+
+
+def test_layer_weights_default_to_one():
+    assert StyleConfig().layer_weights() == dict.fromkeys(STYLE_LAYERS, 1.0)
+
+
+@pytest.mark.parametrize("field, value, error, message", [
+    ("size", 8, ValueError, "size must be >= 16"),
+    ("size", 256.5, TypeError, "size must be an integer"),
+    ("iterations", -1, ValueError, "iterations"),
+    ("content_weight", float("nan"), ValueError, "content_weight"),
+    ("style_weight", -1.0, ValueError, "style_weight"),
+    ("learning_rate", 0.0, ValueError, "learning_rate must be > 0"),
+    ("style_scale", 0, ValueError, "style_scale"),
+    ("optimizer", "sgd", ValueError, "optimizer must be one of lbfgs, adam"),
+    ("pooling", "min", ValueError, "pooling"),
+    ("device", "tpu", ValueError, "device"),
+    ("content_layer", "relu9_1", ValueError, "layer must be one of"),
+    ("style_layers", (), ValueError, "at least one"),
+    ("style_layer_weights", (1.0, 2.0), ValueError, "2 values for 5 style layers"),
+    ("style_blend_weights", (0.0, 0.0), ValueError, "positive sum"),
+    ("init", "", ValueError, "init"),
+    ("seed", True, TypeError, "seed"),
+])
+def test_bad_values_name_the_field(field, value, error, message):
+    with pytest.raises(error, match=message):
+        StyleConfig(**{field: value})
+
+
+def test_presets_and_overrides():
+    gatys = StyleConfig.preset("gatys2015", size=128)
+    assert gatys.size == 128 and gatys.init == "noise" and gatys.pooling == "avg" and gatys.optimizer == "lbfgs"
+    # Equal layer weights in the paper's terms: w_l = N_l² / 20 on our mean-normalized layer loss.
+    assert gatys.style_layer_weights == (64**2 / 20, 128**2 / 20, 256**2 / 20, 512**2 / 20, 512**2 / 20)
+    # The paper's α/β = 1e-3, on its sum-based content loss at 512 px (N = 512, M = 64·64).
+    assert gatys.content_weight / gatys.style_weight == pytest.approx(1e-3 * 512 * 64 * 64 / 2)
+    assert StyleConfig.preset() == StyleConfig()
+    assert set(PRESETS) == {"default", "gatys2015"}
+    with pytest.raises(ValueError, match="unknown preset 'fast'"):
+        StyleConfig.preset("fast")

@@ -1,0 +1,90 @@
+"""Small real runs of the optimization loop, with the real VGG19 weights, at 64 px."""
+
+import pytest
+import torch
+
+from impasto.config import StyleConfig
+from impasto.optimize import NonFiniteLossError, Progress, initial_image, optimize_image, style_targets
+
+pytestmark = pytest.mark.slow
+
+
+def _run(content, styles, vgg, **overrides):
+    config = StyleConfig(size=64, **{"iterations": 30, **overrides})
+    seen: list[Progress] = []
+    image = optimize_image(content, styles, vgg, config, callback=seen.append)
+    return image, seen
+
+
+@pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.05)])
+def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg, optimizer, lr):
+    image, seen = _run(content_tensor, [style_tensor], vgg, optimizer=optimizer, learning_rate=lr,
+                       iterations=40 if optimizer == "lbfgs" else 80)
+    assert [p.step for p in seen] == list(range(1, len(seen) + 1)) and seen[-1].total == len(seen)
+    assert seen[-1].loss < 0.2 * seen[0].loss
+    assert image.shape == content_tensor.shape and image.min() >= 0 and image.max() <= 1
+    assert seen[-1].elapsed >= seen[0].elapsed > 0
+    assert seen[-1].loss == pytest.approx(seen[-1].content_loss + seen[-1].style_loss + seen[-1].tv_loss)
+
+
+def test_noise_init_from_paper_preset_also_converges(content_tensor, style_tensor):
+    from impasto.vgg import load_vgg19
+
+    config = StyleConfig.preset("gatys2015", size=64, iterations=40)
+    seen: list[Progress] = []
+    optimize_image(content_tensor, [style_tensor], load_vgg19(pooling="avg"), config, callback=seen.append)
+    assert seen[-1].loss < 0.2 * seen[0].loss
+
+
+def test_seeded_runs_are_deterministic(content_tensor, style_tensor, vgg):
+    a, _ = _run(content_tensor, [style_tensor], vgg, init="noise", seed=3, iterations=10)
+    b, _ = _run(content_tensor, [style_tensor], vgg, init="noise", seed=3, iterations=10)
+    assert torch.equal(a, b)
+
+
+def test_noise_init_depends_on_the_seed(content_tensor):
+    a = initial_image(content_tensor, "noise", 1)
+    assert torch.equal(a, initial_image(content_tensor, "noise", 1))
+    assert not torch.equal(a, initial_image(content_tensor, "noise", 2))
+    assert a.min() >= 0 and a.max() <= 1 and a.shape == content_tensor.shape
+
+
+def test_init_from_content_and_from_an_image(content_tensor, style_tensor):
+    assert torch.equal(initial_image(content_tensor, "content", 0), content_tensor)
+    other = initial_image(content_tensor, style_tensor, 0)  # resized to the content's size
+    assert other.shape == content_tensor.shape and other.is_contiguous()
+    with pytest.raises(ValueError, match="init must be"):
+        initial_image(content_tensor, "banana", 0)
+
+
+def test_blend_weights_one_zero_equal_a_single_style_run(content_tensor, style_tensor, vgg):
+    other_style = torch.rand_like(style_tensor)
+    single, _ = _run(content_tensor, [style_tensor], vgg, iterations=8)
+    blended, _ = _run(content_tensor, [style_tensor, other_style], vgg, iterations=8, style_blend_weights=(1.0, 0.0))
+    assert torch.equal(single, blended)
+    mixed, _ = _run(content_tensor, [style_tensor, other_style], vgg, iterations=8, style_blend_weights=(1.0, 1.0))
+    assert not torch.equal(single, mixed)
+
+
+def test_style_targets_are_blended_grams(style_tensor, vgg):
+    config = StyleConfig(style_blend_weights=(3.0, 1.0))
+    flipped = style_tensor.flip(-1).flip(-2) * 0.5
+    blended = style_targets(vgg, [style_tensor, flipped], config)
+    one = style_targets(vgg, [style_tensor], StyleConfig())
+    two = style_targets(vgg, [flipped], StyleConfig())
+    for layer in config.style_layers:
+        torch.testing.assert_close(blended[layer], 0.75 * one[layer] + 0.25 * two[layer])
+    with pytest.raises(ValueError, match="2 style images but 1"):
+        style_targets(vgg, [style_tensor, flipped], StyleConfig(style_blend_weights=(1.0,)))
+
+
+def test_a_nan_loss_stops_the_run_with_a_clear_error(content_tensor, style_tensor, vgg):
+    broken = style_tensor.clone()
+    broken[..., 0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match="loss became nan at step 1"):
+        _run(content_tensor, [broken], vgg, iterations=3)
+
+
+def test_zero_iterations_return_the_start(content_tensor, style_tensor, vgg):
+    image, seen = _run(content_tensor, [style_tensor], vgg, iterations=0)
+    assert seen == [] and torch.equal(image, content_tensor)
