@@ -19,8 +19,9 @@ def test_lists_become_tuples():
     assert config.layer_weights() == {"relu1_1": 3}
 
 
-def test_layer_weights_default_to_one():
-    assert StyleConfig().layer_weights() == dict.fromkeys(STYLE_LAYERS, 1.0)
+def test_layer_weights_default_to_balanced_and_none_means_one():
+    assert StyleConfig().layer_weights() == dict(zip(STYLE_LAYERS, (200.0, 2.0, 4.0, 0.1, 20.0)))
+    assert StyleConfig(style_layer_weights=None).layer_weights() == dict.fromkeys(STYLE_LAYERS, 1.0)
 
 
 @pytest.mark.parametrize("field, value, error, message", [

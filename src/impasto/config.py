@@ -29,17 +29,20 @@ class StyleConfig:
     """
 
     size: int = 512  # longest side of the output, in pixels
-    iterations: int = 300  # loss evaluations (forward + backward passes)
+    iterations: int = 150  # loss evaluations (forward + backward passes)
     optimizer: Optimizer = "lbfgs"
     learning_rate: float = 1.0  # L-BFGS step scale; for Adam, in [0, 1] pixel units (0.02 is good)
     lbfgs_history: int = 20  # curvature pairs; memory is 2 image copies per pair
     init: str = "content"  # "content", "noise", or the path of an image to start from
     content_weight: float = 1.0  # α
-    style_weight: float = 1e4  # β
-    tv_weight: float = 0.0
+    style_weight: float = 20.0  # β
+    tv_weight: float = 0.0  # total variation; 0 measured best with content init (README)
     content_layer: str = "relu4_2"
     style_layers: tuple[str, ...] = STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None  # per style layer; None: all 1
+    # Per style layer. Differs from Gatys et al. 2015 (equal weights): these balance the layers'
+    # typical mean squared Gram entries on natural images (about 1e3, 1e5, 5e4, 2e6 and 2e2), so
+    # that relu4_1 does not drown the others. None: 1 for every layer.
+    style_layer_weights: tuple[float, ...] | None = (200.0, 2.0, 4.0, 0.1, 20.0)
     style_blend_weights: tuple[float, ...] | None = None  # per style image; None: equal
     style_scale: float = 1.0  # style image's long side, relative to `size`
     pooling: Pooling = "max"
