@@ -26,9 +26,9 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from impasto.image import open_image, resize_long_side, to_tensor  # noqa: E402
-from impasto.losses import gram_matrix  # noqa: E402
-from impasto.vgg import load_vgg19  # noqa: E402
+from impasto.image import open_image, resize_long_side, to_tensor
+from impasto.losses import gram_matrix
+from impasto.vgg import load_vgg19
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")

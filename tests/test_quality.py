@@ -5,7 +5,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import quality  # noqa: E402
+import quality
 
 
 def test_sliced_wasserstein_is_zero_for_equal_samples_and_grows_with_a_shift():

@@ -2,8 +2,16 @@ import pytest
 import torch
 
 from impasto import vgg as vggmod
-from impasto.vgg import (LAYER_NAMES, WEIGHTS_SHA256, channels, conv_shapes, default_weights_path, load_vgg19,
-                         load_weights, sha256_of)
+from impasto.vgg import (
+    LAYER_NAMES,
+    WEIGHTS_SHA256,
+    channels,
+    conv_shapes,
+    default_weights_path,
+    load_vgg19,
+    load_weights,
+    sha256_of,
+)
 
 # Reference feature means from the original network (zero padding, max pooling) on a gradient image.
 REFERENCE_MEANS = {"relu1_1": 26.4594, "relu3_1": 141.923, "relu4_2": 403.904, "relu5_1": 60.3925}

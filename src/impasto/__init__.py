@@ -24,7 +24,8 @@ _EXPORTS = {
     "load_vgg19": "vgg",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["LAYER_NAMES", "PRESETS", "NonFiniteLossError", "Progress", "StyleConfig", "__version__", "load_vgg19",
+           "stylize"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import stylize

@@ -7,7 +7,7 @@ device, loads images at their sizes, loads the cached VGG19 and runs the optimiz
 from __future__ import annotations
 
 import logging
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import torch
 from PIL import Image
@@ -19,7 +19,7 @@ from .vgg import load_vgg19
 
 log = logging.getLogger(__name__)
 
-Styles = Union[ImageSource, Sequence[ImageSource]]
+Styles = ImageSource | Sequence[ImageSource]
 
 
 def resolve_device(device: str) -> torch.device:

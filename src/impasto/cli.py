@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -30,14 +29,14 @@ def _overrides(**options: object) -> dict[str, object]:
 @app.command()
 def stylize(
     content: Path = typer.Argument(..., help="The photograph to paint."),
-    styles: List[Path] = typer.Argument(..., help="One or more style images (paintings)."),
+    styles: list[Path] = typer.Argument(..., help="One or more style images (paintings)."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the result (.png, .jpg, ...)."),
     preset: str = typer.Option("default", help="Starting point for every option: default or gatys2015."),
-    size: Optional[int] = typer.Option(None, help="Longest side of the output, in pixels."),
-    iterations: Optional[int] = typer.Option(None, help="Loss evaluations (forward + backward passes)."),
-    seed: Optional[int] = typer.Option(None, help="Seed for noise init."),
-    init: Optional[str] = typer.Option(None, help="content, noise, or an image path."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or mps."),
+    size: int | None = typer.Option(None, help="Longest side of the output, in pixels."),
+    iterations: int | None = typer.Option(None, help="Loss evaluations (forward + backward passes)."),
+    seed: int | None = typer.Option(None, help="Seed for noise init."),
+    init: str | None = typer.Option(None, help="content, noise, or an image path."),
+    device: str | None = typer.Option(None, help="auto, cpu, cuda or mps."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
 ) -> None:

@@ -14,7 +14,7 @@ optimizer Gatys et al. (arXiv 1508.06576) use. We write it ourselves rather than
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -17,7 +17,7 @@ The `gatys2015` preset in config.py folds these factors back into its weights.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 

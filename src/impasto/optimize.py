@@ -8,8 +8,9 @@ the generated image starts from white noise and is optimized by L-BFGS on
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 

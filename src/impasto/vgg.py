@@ -17,9 +17,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -65,7 +67,7 @@ def channels(layer: str) -> int:
     """Number of feature channels a named layer outputs."""
     if layer not in LAYER_NAMES:
         raise ValueError(f"unknown VGG19 layer {layer!r}")
-    block = int(layer.lstrip("convrelupool")[0])
+    block = int(re.search(r"\d", layer).group())
     return {b: c for b, _, c in _BLOCKS}[block]
 
 
