@@ -7,6 +7,7 @@ the generated image starts from white noise and is optimized by L-BFGS on
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) ->
                                                    align_corners=False, antialias=True)
         return init.to(content).clamp(0, 1).contiguous()
     if init == "content":
-        # Contiguous whatever the content's layout: torch's LBFGS views the gradient flat.
+        # Contiguous whatever the content's layout, so the image, its gradient and the optimizer
+        # state share one layout (the network converts to channels_last inside).
         return content.clone(memory_format=torch.contiguous_format)
     if init == "noise":
         generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -131,7 +133,7 @@ def optimize_image(
         terms = torch.stack([
             config.content_weight * content_loss(features[content_layer], content_target),
             config.style_weight * style_loss(features, targets, layer_weights),
-            config.tv_weight * total_variation(image),
+            config.tv_weight * total_variation(image) if config.tv_weight else image.new_zeros(()),
         ])
         loss = terms.sum()
         loss.backward()
@@ -143,7 +145,7 @@ def optimize_image(
         optimizer.step(closure)
         content_term, style_term, tv_term = last_terms[0].tolist()  # one device sync per step
         total = content_term + style_term + tv_term
-        if not torch.isfinite(torch.tensor(total)):
+        if not math.isfinite(total):
             raise NonFiniteLossError(
                 f"loss became {total} at step {step} (content {content_term}, style {style_term}, "
                 f"tv {tv_term}); try lower weights or the Adam optimizer"
