@@ -57,7 +57,7 @@ class LBFGS:
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
-        value = float(loss)
+        value = float(loss.detach())
         x = self.image
         grad = x.grad.detach().clone(memory_format=torch.contiguous_format)
         if self.prev is not None:

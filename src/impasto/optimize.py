@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -36,7 +36,8 @@ class Progress:
     style_loss: float
     tv_loss: float
     elapsed: float  # seconds since the loop started
-    image: torch.Tensor  # (1, 3, H, W) in [0, 1], the live iterate: copy it to keep it
+    # (1, 3, H, W) in [0, 1]: the live iterate, not a copy (copy it to keep it).
+    image: torch.Tensor = field(compare=False, repr=False)
 
 
 ProgressCallback = Callable[[Progress], None]
