@@ -52,6 +52,15 @@ def test_blend_weight_count_must_match(content_path, style_path):
         impasto.stylize(content_path, [], config=impasto.StyleConfig(size=32))
 
 
+def test_images_too_small_for_vgg19_are_refused_early(content_path, style_path, tmp_path):
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (400, 10), "white").save(strip)
+    with pytest.raises(ValueError, match="content image would be 10 px on its short side"):
+        impasto.stylize(strip, style_path, config=impasto.StyleConfig(size=400))
+    with pytest.raises(ValueError, match=r"style image .*starry_night.jpg would be 10 px.*raise style_scale"):
+        impasto.stylize(content_path, style_path, config=impasto.StyleConfig(size=64, style_scale=0.25))
+
+
 def test_device_resolution():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cuda", "mps", "cpu")

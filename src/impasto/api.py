@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from PIL import Image
 
-from .config import StyleConfig
-from .image import ImageSource, load_tensor, open_image, to_pil
+from .config import MIN_SIZE, StyleConfig
+from .image import ImageSource, fit_long_side, load_tensor, open_image, to_pil
 from .optimize import ProgressCallback, optimize_image
 from .vgg import load_vgg19
 
@@ -42,6 +42,18 @@ def _as_list(styles: Styles) -> list[ImageSource]:
     return list(styles)
 
 
+def _name(source: ImageSource) -> str:
+    return "(in memory)" if isinstance(source, Image.Image) else str(source)
+
+
+def _check_short_side(image: Image.Image, long_side: int, what: str, option: str) -> None:
+    """VGG19 pools 4 times before relu5_1: below 16 px on a side the deepest features vanish."""
+    short = min(fit_long_side(image.width, image.height, long_side))
+    if short < MIN_SIZE:
+        raise ValueError(f"{what} would be {short} px on its short side at this size; "
+                         f"at least {MIN_SIZE} px is needed (raise {option})")
+
+
 def stylize(
     content: ImageSource,
     styles: Styles,
@@ -59,12 +71,7 @@ def stylize(
     """
     config = config or StyleConfig()
     style_list = _as_list(styles)
-    if not style_list:
-        raise ValueError("at least one style image is needed")
-    if config.style_blend_weights is not None and len(config.style_blend_weights) != len(style_list):
-        raise ValueError(
-            f"{len(style_list)} style images but {len(config.style_blend_weights)} style blend weights"
-        )
+    config.blend_weights(len(style_list))  # fail on a count mismatch before any heavy work
     device = resolve_device(config.device)
     # Open everything first, so that a bad file fails before any heavy work.
     content_image = open_image(content)
@@ -72,7 +79,10 @@ def stylize(
     init: str | torch.Tensor = config.init
     if init not in ("content", "noise"):
         init = load_tensor(init, config.size).to(device)
-    style_size = max(1, round(config.size * config.style_scale))
+    style_size = round(config.size * config.style_scale)
+    _check_short_side(content_image, config.size, "content image", "size")
+    for source, image in zip(style_list, style_images):
+        _check_short_side(image, style_size, f"style image {_name(source)}", "style_scale")
 
     content_tensor = load_tensor(content_image, config.size).to(device)
     style_tensors = [load_tensor(s, style_size).to(device) for s in style_images]

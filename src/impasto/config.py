@@ -65,6 +65,15 @@ class StyleConfig:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         return dataclasses.replace(cls(**PRESETS[name]), **overrides)
 
+    def blend_weights(self, n_styles: int) -> list[float]:
+        """One blend weight per style image (equal when unset); ValueError when the counts differ."""
+        weights = list(self.style_blend_weights or (1.0,) * n_styles)
+        if n_styles < 1:
+            raise ValueError("at least one style image is needed")
+        if len(weights) != n_styles:
+            raise ValueError(f"{n_styles} style images but {len(weights)} style blend weights")
+        return weights
+
     def layer_weights(self) -> dict[str, float]:
         """{style layer: weight}, with the default of 1 per layer filled in."""
         weights = self.style_layer_weights or (1.0,) * len(self.style_layers)

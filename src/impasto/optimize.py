@@ -50,9 +50,7 @@ def style_targets(
 
     styles: (1, 3, H, W) sRGB [0, 1] tensors, already at their style size; sizes may differ.
     """
-    blend = list(config.style_blend_weights or (1.0,) * len(styles))
-    if len(blend) != len(styles):
-        raise ValueError(f"{len(styles)} style images but {len(blend)} style blend weights")
+    blend = config.blend_weights(len(styles))
     layers = [layer for layer, w in config.layer_weights().items() if w]
     with torch.no_grad():
         grams = [{k: gram_matrix(v) for k, v in model(s, layers).items()} for s in styles]
@@ -115,8 +113,6 @@ def optimize_image(
     style size. init overrides `config.init` (a path there is resolved by the caller into a tensor).
     Raises NonFiniteLossError if the loss stops being finite.
     """
-    if not styles:
-        raise ValueError("at least one style image is needed")
     content_layer = config.content_layer
     layer_weights = {k: w for k, w in config.layer_weights().items() if w}
     with torch.no_grad():
