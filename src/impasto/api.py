@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from .config import MIN_SIZE, StyleConfig
-from .image import ImageSource, fit_long_side, load_tensor, open_image, to_pil
+from .image import ImageSource, fit_long_side, load_tensor, open_image, resize_long_side, to_pil, to_tensor
 from .optimize import ProgressCallback, optimize_image
 from .vgg import load_vgg19
 
@@ -84,8 +84,8 @@ def stylize(
     for source, image in zip(style_list, style_images):
         _check_short_side(image, style_size, f"style image {_name(source)}", "style_scale")
 
-    content_tensor = load_tensor(content_image, config.size).to(device)
-    style_tensors = [load_tensor(s, style_size).to(device) for s in style_images]
+    content_tensor = to_tensor(resize_long_side(content_image, config.size)).to(device)
+    style_tensors = [to_tensor(resize_long_side(s, style_size)).to(device) for s in style_images]
     model = load_vgg19(config.weights, pooling=config.pooling, device=device)
     log.info("stylizing %dx%d on %s", content_tensor.shape[-1], content_tensor.shape[-2], device)
     result = optimize_image(content_tensor, style_tensors, model, config, init=init, callback=callback)
