@@ -21,7 +21,6 @@ CHILD = f"""
 import time, sys
 sys.path.insert(0, {str(ROOT / 'src')!r})
 import impasto
-from impasto.vgg import load_vgg19
 first = []
 def on_step(p):
     if not first:
@@ -36,7 +35,6 @@ finally:
 LOAD = f"""
 import time, sys
 sys.path.insert(0, {str(ROOT / 'src')!r})
-import torch
 from impasto.vgg import load_vgg19
 t = time.perf_counter(); load_vgg19(); cold = time.perf_counter() - t
 t = time.perf_counter(); load_vgg19(); cached = time.perf_counter() - t

@@ -22,6 +22,7 @@ def test_lists_become_tuples():
 def test_layer_weights_default_to_balanced_and_none_means_one():
     assert StyleConfig().layer_weights() == dict(zip(STYLE_LAYERS, (200.0, 2.0, 4.0, 0.1, 20.0)))
     assert StyleConfig(style_layer_weights=None).layer_weights() == dict.fromkeys(STYLE_LAYERS, 1.0)
+    assert list(StyleConfig(style_layer_weights=(1, 0, 1, 0, 1)).layer_weights()) == ["relu1_1", "relu3_1", "relu5_1"]
 
 
 @pytest.mark.parametrize("field, value, error, message", [
@@ -39,6 +40,7 @@ def test_layer_weights_default_to_balanced_and_none_means_one():
     ("style_layers", (), ValueError, "at least one"),
     ("style_layer_weights", (1.0, 2.0), ValueError, "2 values for 5 style layers"),
     ("style_blend_weights", (0.0, 0.0), ValueError, "positive sum"),
+    ("style_layer_weights", (0.0,) * 5, ValueError, "style_layer_weights must have a positive sum"),
     ("init", "", ValueError, "init"),
     ("seed", True, TypeError, "seed"),
 ])

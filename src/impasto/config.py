@@ -67,17 +67,17 @@ class StyleConfig:
 
     def blend_weights(self, n_styles: int) -> list[float]:
         """One blend weight per style image (equal when unset); ValueError when the counts differ."""
-        weights = list(self.style_blend_weights or (1.0,) * n_styles)
         if n_styles < 1:
             raise ValueError("at least one style image is needed")
+        weights = list(self.style_blend_weights or (1.0,) * n_styles)
         if len(weights) != n_styles:
             raise ValueError(f"{n_styles} style images but {len(weights)} style blend weights")
         return weights
 
     def layer_weights(self) -> dict[str, float]:
-        """{style layer: weight}, with the default of 1 per layer filled in."""
+        """{style layer: weight} (1 each when unset); layers weighted 0 are left out, so no pass computes them."""
         weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
-        return dict(zip(self.style_layers, weights))
+        return {layer: w for layer, w in zip(self.style_layers, weights) if w}
 
 
 def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
@@ -120,6 +120,8 @@ def _validate(c: StyleConfig) -> None:
             )
         for w in c.style_layer_weights:
             _check_number("style_layer_weights", w, minimum=0)
+        if sum(c.style_layer_weights) <= 0:
+            raise ValueError(f"style_layer_weights must have a positive sum; got {c.style_layer_weights}")
     if c.style_blend_weights is not None:
         for w in c.style_blend_weights:
             _check_number("style_blend_weights", w, minimum=0)

@@ -51,7 +51,7 @@ def style_targets(
     styles: (1, 3, H, W) sRGB [0, 1] tensors, already at their style size; sizes may differ.
     """
     blend = config.blend_weights(len(styles))
-    layers = [layer for layer, w in config.layer_weights().items() if w]
+    layers = list(config.layer_weights())
     with torch.no_grad():
         grams = [{k: gram_matrix(v) for k, v in model(s, layers).items()} for s in styles]
     return blend_grams(grams, blend)
@@ -114,7 +114,7 @@ def optimize_image(
     Raises NonFiniteLossError if the loss stops being finite.
     """
     content_layer = config.content_layer
-    layer_weights = {k: w for k, w in config.layer_weights().items() if w}
+    layer_weights = config.layer_weights()
     with torch.no_grad():
         content_target = model(content, [content_layer])[content_layer]
     targets = style_targets(model, styles, config)
