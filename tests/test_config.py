@@ -26,7 +26,7 @@ def test_layer_weights_default_to_balanced_and_none_means_one():
 
 
 @pytest.mark.parametrize("field, value, error, message", [
-    ("size", 8, ValueError, "size must be >= 16"),
+    ("size", 8, ValueError, "size must be >= 32"),
     ("size", 256.5, TypeError, "size must be an integer"),
     ("iterations", -1, ValueError, "iterations"),
     ("content_weight", float("nan"), ValueError, "content_weight"),

@@ -88,3 +88,11 @@ def test_a_nan_loss_stops_the_run_with_a_clear_error(content_tensor, style_tenso
 def test_zero_iterations_return_the_start(content_tensor, style_tensor, vgg):
     image, seen = _run(content_tensor, [style_tensor], vgg, iterations=0)
     assert seen == [] and torch.equal(image, content_tensor)
+
+
+def test_every_init_mode_of_the_config_has_an_initializer(content_tensor):
+    from impasto.config import INIT_MODES
+
+    for mode in INIT_MODES:
+        image = initial_image(content_tensor, mode, 0)
+        assert image.shape == content_tensor.shape and 0 <= image.min() and image.max() <= 1

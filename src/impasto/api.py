@@ -1,39 +1,48 @@
 """The Python API: `stylize(content, styles, config=..., callback=...) -> PIL.Image.Image`.
 
-Glue between the edge (paths, Pillow images) and the silent core (tensors): it resolves the
-device, loads images at their sizes, loads the cached VGG19 and runs the optimizer.
+Glue between the edge (paths, Pillow images) and the silent core (tensors), in two phases:
+- `prepare` checks everything that can be wrong with the inputs (files, sizes, options, device)
+  and decodes the images, without loading the network: bad input fails fast and cheaply;
+- `render` resizes, loads the cached VGG19 and runs the optimizer.
+The CLI, the web page and batch jobs call the two phases; `stylize` chains them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
 
-from .config import MIN_SIZE, StyleConfig
-from .image import ImageSource, fit_long_side, load_tensor, open_image, resize_long_side, to_pil, to_tensor
+from .config import INIT_MODES, MIN_SIZE, StyleConfig
+from .image import ImageSource, fit_long_side, open_image, resize_long_side, to_pil, to_tensor
 from .optimize import ProgressCallback, optimize_image
+from .system import resolve_device
 from .vgg import load_vgg19
 
 log = logging.getLogger(__name__)
 
 Styles = ImageSource | Sequence[ImageSource]
 
+__all__ = ["PreparedRun", "prepare", "render", "resolve_device", "stylize"]
 
-def resolve_device(device: str) -> torch.device:
-    """'auto' picks cuda, then mps, then cpu; an explicit device must be available."""
-    available = {
-        "cuda": torch.cuda.is_available(),
-        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
-        "cpu": True,
-    }
-    if device == "auto":
-        return torch.device(next(name for name, ok in available.items() if ok))
-    if not available.get(device, False):
-        raise ValueError(f"device {device!r} is not available on this machine")
-    return torch.device(device)
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A checked run: decoded sRGB images at their own size, the config and the device."""
+
+    content: Image.Image
+    styles: tuple[Image.Image, ...]
+    init: str | Image.Image  # one of INIT_MODES, or the decoded image to start from
+    config: StyleConfig
+    device: torch.device
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the result."""
+        return fit_long_side(self.content.width, self.content.height, self.config.size)
 
 
 def _as_list(styles: Styles) -> list[ImageSource]:
@@ -46,12 +55,55 @@ def _name(source: ImageSource) -> str:
     return "(in memory)" if isinstance(source, Image.Image) else str(source)
 
 
-def _check_short_side(image: Image.Image, long_side: int, what: str, option: str) -> None:
-    """VGG19 pools 4 times before relu5_1: below 16 px on a side the deepest features vanish."""
-    short = min(fit_long_side(image.width, image.height, long_side))
-    if short < MIN_SIZE:
+def _check_size(image: Image.Image, long_side: int | None, what: str, option: str) -> None:
+    """The image itself, and once resized to `long_side`, must be >= MIN_SIZE on its short side."""
+    if min(image.size) < MIN_SIZE:
+        raise ValueError(f"{what} is {image.width}x{image.height} px; VGG19 needs at least {MIN_SIZE} px "
+                         "on each side")
+    if long_side is not None and (short := min(fit_long_side(image.width, image.height, long_side))) < MIN_SIZE:
         raise ValueError(f"{what} would be {short} px on its short side at this size; "
                          f"at least {MIN_SIZE} px is needed (raise {option})")
+
+
+def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None = None,
+            allow_huge: bool = False) -> PreparedRun:
+    """Check and decode every input; load no network. ValueError names the first problem.
+
+    allow_huge lifts Pillow's decompression-bomb limit on the input files.
+    """
+    config = config or StyleConfig()
+    style_list = _as_list(styles)
+    config.blend_weights(len(style_list))  # a count mismatch fails before any file is read
+    device = resolve_device(config.device)
+    content_image = open_image(content, allow_huge=allow_huge)
+    _check_size(content_image, config.size, f"content image {_name(content)}", "size")
+    style_images = tuple(open_image(s, allow_huge=allow_huge) for s in style_list)
+    style_size = round(config.size * config.style_scale)
+    for source, image in zip(style_list, style_images):
+        _check_size(image, style_size, f"style image {_name(source)}", "style_scale")
+    init: str | Image.Image = config.init
+    if init not in INIT_MODES:
+        init = open_image(init, allow_huge=allow_huge)
+        _check_size(init, None, f"init image {config.init}", "init")
+    return PreparedRun(content_image, style_images, init, config, device)
+
+
+def render(run: PreparedRun, *, callback: ProgressCallback | None = None) -> torch.Tensor:
+    """Run a prepared job. Returns (1, 3, H, W) float32 sRGB in [0, 1] on the run's device.
+
+    callback receives an `impasto.Progress` after every step. Raises NonFiniteLossError if the
+    run diverges; KeyboardInterrupt passes through (the callback's last image is the current one).
+    """
+    config, device = run.config, run.device
+    style_size = round(config.size * config.style_scale)
+    content = to_tensor(resize_long_side(run.content, config.size)).to(device)
+    styles = [to_tensor(resize_long_side(s, style_size)).to(device) for s in run.styles]
+    init: str | torch.Tensor = run.init if isinstance(run.init, str) else to_tensor(
+        run.init.resize((content.shape[-1], content.shape[-2]), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    ).to(device)  # an init image takes the output's exact size, whatever its aspect ratio
+    model = load_vgg19(config.weights, pooling=config.pooling, device=device)
+    log.info("stylizing %dx%d on %s", content.shape[-1], content.shape[-2], device)
+    return optimize_image(content, styles, model, config, init=init, callback=callback)
 
 
 def stylize(
@@ -61,32 +113,13 @@ def stylize(
     config: StyleConfig | None = None,
     callback: ProgressCallback | None = None,
 ) -> Image.Image:
-    """Paint `content` in the style of `styles`. Returns an RGB Pillow image.
+    """Paint `content` in the style of `styles`. Returns an 8-bit RGB Pillow image in sRGB.
 
     content: a path or a Pillow image. styles: one, or a list, of paths or Pillow images; blend
     them with `config.style_blend_weights`. The output's long side is `config.size`; each style is
     resized so its long side is `config.size * config.style_scale`.
     callback receives an `impasto.Progress` after every step.
     Raises ValueError (bad image, option or device) and NonFiniteLossError (diverged run).
+    For 16-bit output, call `render(prepare(...))` and save the tensor with `image_write.save_image`.
     """
-    config = config or StyleConfig()
-    style_list = _as_list(styles)
-    config.blend_weights(len(style_list))  # fail on a count mismatch before any heavy work
-    device = resolve_device(config.device)
-    # Open everything first, so that a bad file fails before any heavy work.
-    content_image = open_image(content)
-    style_images = [open_image(s) for s in style_list]
-    init: str | torch.Tensor = config.init
-    if init not in ("content", "noise"):
-        init = load_tensor(init, config.size).to(device)
-    style_size = round(config.size * config.style_scale)
-    _check_short_side(content_image, config.size, "content image", "size")
-    for source, image in zip(style_list, style_images):
-        _check_short_side(image, style_size, f"style image {_name(source)}", "style_scale")
-
-    content_tensor = to_tensor(resize_long_side(content_image, config.size)).to(device)
-    style_tensors = [to_tensor(resize_long_side(s, style_size)).to(device) for s in style_images]
-    model = load_vgg19(config.weights, pooling=config.pooling, device=device)
-    log.info("stylizing %dx%d on %s", content_tensor.shape[-1], content_tensor.shape[-2], device)
-    result = optimize_image(content_tensor, style_tensors, model, config, init=init, callback=callback)
-    return to_pil(result)
+    return to_pil(render(prepare(content, styles, config=config), callback=callback))

@@ -1,89 +1,152 @@
 """The `impasto` command (edge): typer for the options, rich for progress, one-line errors.
 
 It builds a `StyleConfig` from the options it was given and calls the API; defaults live only in
-config.py (an option left out is not passed on).
+config.py (an option left out is not passed on, and help texts read their defaults from there).
+Exit codes: 0 done, 2 bad input or options, 130 interrupted (Ctrl-C, SIGTERM), 1 internal error.
+The running of a job (progress, saves, interrupts) is in cli_run.py.
 """
 
 from __future__ import annotations
 
-import time
+import math
+import sys
 from pathlib import Path
+from typing import Any, get_args
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Neural style transfer at print resolution.")
+from .config import INIT_MODES, MAX_SIZE, PRESETS, Device, Optimizer, StyleConfig
 
 EXIT_BAD_INPUT = 2
+_DEFAULTS = StyleConfig()
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    typer.echo(f"impasto: error: {message}", err=True)
-    raise typer.Exit(code)
+class _OneLineErrors(TyperGroup):
+    """Usage errors (bad option values, missing arguments) as one line on stderr and exit code 2."""
 
-
-def _overrides(**options: object) -> dict[str, object]:
-    """Only the options the user gave: the config's own defaults stay the single source."""
-    return {k: v for k, v in options.items() if v is not None}
-
-
-@app.command()
-def stylize(
-    content: Path = typer.Argument(..., help="The photograph to paint."),
-    styles: list[Path] = typer.Argument(..., help="One or more style images (paintings)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the result (.png, .jpg, ...)."),
-    preset: str = typer.Option("default", help="Starting point for every option: default or gatys2015."),
-    size: int | None = typer.Option(None, help="Longest side of the output, in pixels."),
-    iterations: int | None = typer.Option(None, help="Loss evaluations (forward + backward passes)."),
-    seed: int | None = typer.Option(None, help="Seed for noise init."),
-    init: str | None = typer.Option(None, help="content, noise, or an image path."),
-    device: str | None = typer.Option(None, help="auto, cpu, cuda or mps."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
-) -> None:
-    """Paint CONTENT in the style of STYLE... and write the result to -o OUTPUT."""
-    from .config import StyleConfig
-
-    output = output.expanduser()
-    if output.exists() and not force:
-        _fail(f"{output} exists; pass --force to overwrite it")
-    if any(output.resolve() == p.expanduser().resolve() for p in (content, *styles)):
-        _fail(f"{output} is one of the inputs; choose another output path")
-    try:
-        config = StyleConfig.preset(preset, **_overrides(size=size, iterations=iterations, seed=seed, init=init,
-                                                         device=device))
-    except (TypeError, ValueError) as err:
-        _fail(str(err))
-    _run(content, styles, output, config, quiet=quiet)
-
-
-def _run(content: Path, styles: list[Path], output: Path, config, *, quiet: bool) -> None:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from .api import stylize as run_stylize
-    from .image import save_image
-    from .optimize import NonFiniteLossError
-
-    console = Console(stderr=True, quiet=quiet)
-    start = time.perf_counter()
-    columns = (TextColumn("[bold]stylizing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[terms]}"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("stylize", total=config.iterations, terms="")
-
-        def on_step(p) -> None:
-            rate = p.step / p.elapsed if p.elapsed else 0.0
-            bar.update(task, completed=p.step, terms=f"loss {p.loss:.4g} (content {p.content_loss:.3g}, "
-                                                      f"style {p.style_loss:.3g}) {rate:.2f} it/s")
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
         try:
-            image = run_stylize(content, [*styles], config=config, callback=on_step)
-        except ValueError as err:
-            _fail(str(err))
-        except NonFiniteLossError as err:
-            _fail(str(err), code=1)
-    save_image(image, output)
-    console.print(f"wrote {output} ({image.width}x{image.height}) in {time.perf_counter() - start:.1f} s")
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as err:  # `impasto` alone: the help, as usual
+            err.show()
+            sys.exit(err.exit_code)
+        except UsageError as err:
+            command = err.ctx.command_path if err.ctx else "impasto"
+            typer.echo(f"impasto: error: {err.format_message()} (see '{command} --help')", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except ClickException as err:
+            typer.echo(f"impasto: error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+                  help="Paint a photograph in the style of paintings (neural style transfer, Gatys et al.).")
+
+
+def _default(field: str) -> str:
+    return f"[dim]\\[default: {getattr(_DEFAULTS, field)}][/dim]"
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number; got {value}")
+    return value
+
+
+def _blend_weights(values: list[str] | None) -> list[float] | None:
+    """`--style-weights 0.7,0.3` or `--style-weights 0.7 --style-weights 0.3`."""
+    if not values:
+        return None
+    weights = []
+    for text in (part for value in values for part in value.split(",") if part.strip()):
+        try:
+            weight = float(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a number") from None
+        weights.append(_finite(weight))
+    return weights
+
+
+_OUT, _LOOK, _OPT, _RUN = "Output", "Look", "Optimization", "Run"
+
+
+@app.command(no_args_is_help=True)
+def stylize(
+    content: Path = typer.Argument(..., metavar="CONTENT", help="The photograph to paint.",
+                                  show_default=False),
+    styles: list[Path] = typer.Argument(..., metavar="STYLE", show_default=False,
+                                     help="One or more style images (paintings)."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="OUT",
+                                help="Where to write the result: .png, .jpg, .tif or .webp.",
+                                rich_help_panel=_OUT, show_default=False),
+    bit_depth: int | None = typer.Option(None, "--bit-depth", help="8 or 16 bits per channel. "
+                                         "[dim]\\[default: 16 for .tif, else 8][/dim]", rich_help_panel=_OUT),
+    save_every: int | None = typer.Option(None, "--save-every", min=1, metavar="N", rich_help_panel=_OUT,
+                                          help="Also save every N steps beside the output: name.0100.png ..."),
+    force: bool = typer.Option(False, "--force", metavar="", help="Overwrite existing outputs.", rich_help_panel=_OUT),
+    size: int | None = typer.Option(None, "--size", metavar="PX", rich_help_panel=_LOOK,
+                                    help=f"Longest side of the output. {_default('size')}"),
+    style_weights: list[str] | None = typer.Option(
+        None, "--style-weights", metavar="W,W,...", callback=_blend_weights, rich_help_panel=_LOOK,
+        help="Blend of the styles, one weight each: 0.7,0.3. [dim]\\[default: equal][/dim]"),
+    style_scale: float | None = typer.Option(None, "--style-scale", callback=_finite, rich_help_panel=_LOOK,
+                                             help=f"Style image size relative to --size. {_default('style_scale')}"),
+    content_weight: float | None = typer.Option(None, "--content-weight", callback=_finite, rich_help_panel=_LOOK,
+                                                help=f"α, how much of the photo stays. {_default('content_weight')}"),
+    style_weight: float | None = typer.Option(None, "--style-weight", callback=_finite, rich_help_panel=_LOOK,
+                                              help=f"β, how strongly to paint. {_default('style_weight')}"),
+    tv_weight: float | None = typer.Option(None, "--tv-weight", callback=_finite, rich_help_panel=_LOOK,
+                                           help=f"Total variation smoothing. {_default('tv_weight')}"),
+    init: str | None = typer.Option(None, "--init", metavar="|".join((*INIT_MODES, "PATH")), rich_help_panel=_LOOK,
+                                    help=f"Start from the photo, noise or an image. {_default('init')}"),
+    preset: str | None = typer.Option(None, "--preset", metavar="|".join(PRESETS), rich_help_panel=_LOOK,
+                                      help="Starting values for every option. [dim]\\[default: default][/dim]"),
+    optimizer: str | None = typer.Option(None, "--optimizer", metavar="|".join(get_args(Optimizer)),
+                                         rich_help_panel=_OPT, help=f"{_default('optimizer')}"),
+    iterations: int | None = typer.Option(None, "--iterations", metavar="N", rich_help_panel=_OPT,
+                                          help=f"Loss evaluations (forward + backward). {_default('iterations')}"),
+    learning_rate: float | None = typer.Option(None, "--learning-rate", callback=_finite, rich_help_panel=_OPT,
+                                               help=f"Step scale; 0.02 suits adam. {_default('learning_rate')}"),
+    seed: int | None = typer.Option(None, "--seed", rich_help_panel=_OPT, help=f"For noise init. {_default('seed')}"),
+    device: str | None = typer.Option(None, "--device", metavar="|".join(get_args(Device)), rich_help_panel=_RUN,
+                                      help=f"Where to compute. {_default('device')}"),
+    allow_huge: bool = typer.Option(False, "--allow-huge", metavar="", rich_help_panel=_RUN,
+                                    help=f"Allow --size over {MAX_SIZE} and inputs over Pillow's pixel limit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="Print only errors.", rich_help_panel=_RUN),
+    debug: bool = typer.Option(False, "--debug", metavar="", help="Show tracebacks and debug logs.", rich_help_panel=_RUN),
+) -> None:
+    """Paint CONTENT in the style of STYLES and write the result to -o OUTPUT.
+
+    Ctrl-C saves the current image: to OUTPUT if every step ran, else to name.partial.png.
+    """
+    from . import cli_run
+
+    cli_run.setup_logging(quiet=quiet, debug=debug)
+    overrides = {k: v for k, v in {
+        "size": size, "iterations": iterations, "seed": seed, "init": init, "device": device,
+        "optimizer": optimizer, "learning_rate": learning_rate, "content_weight": content_weight,
+        "style_weight": style_weight, "tv_weight": tv_weight, "style_scale": style_scale,
+        "style_blend_weights": style_weights,
+    }.items() if v is not None}  # only what the user gave: config.py keeps every default
+    inputs = [content, *styles] + ([Path(init)] if init and init not in INIT_MODES else [])
+    try:
+        config = StyleConfig.preset(preset, **overrides) if preset else StyleConfig.preset(**overrides)
+        config.blend_weights(len(styles))  # option errors before file errors
+        if config.size > MAX_SIZE and not allow_huge:
+            raise ValueError(f"--size {config.size} is over {MAX_SIZE}; pass --allow-huge if you mean it")
+        plan = cli_run.plan_outputs(output, inputs, bit_depth=bit_depth, save_every=save_every,
+                                    iterations=config.iterations, force=force)
+        from .api import prepare
+
+        run = prepare(content, styles, config=config, allow_huge=allow_huge)
+    except (ValueError, TypeError) as err:
+        cli_run.fail(str(err))
+    raise typer.Exit(cli_run.execute(run, plan, quiet=quiet, debug=debug))
 
 
 @app.command()
@@ -92,6 +155,16 @@ def layers() -> None:
     from .vgg import LAYER_NAMES
 
     typer.echo("\n".join(LAYER_NAMES))
+
+
+@app.command()
+def info() -> None:
+    """Show versions, devices, the weights file and its hash, and the cache folder."""
+    from .system import report
+
+    rows = report()
+    width = max(len(label) for label, _ in rows)
+    typer.echo("\n".join(f"{label:<{width}}  {value}" for label, value in rows))
 
 
 def main() -> None:

@@ -15,10 +15,15 @@ Optimizer = Literal["lbfgs", "adam"]
 Pooling = Literal["max", "avg"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 PresetName = Literal["default", "gatys2015"]
+InitMode = Literal["content", "noise"]  # or the path of an image
+INIT_MODES: tuple[str, ...] = get_args(InitMode)
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 _STYLE_CHANNELS = (64, 128, 256, 512, 512)
-MIN_SIZE = 16
+# VGG19 pools 4 times before relu5_1: at 32 px on the short side its Gram matrix still has 2x2
+# positions to average; below that the deepest style layer degenerates. Inputs and outputs alike.
+MIN_SIZE = 32
+MAX_SIZE = 8192  # longest output side the CLI accepts without --allow-huge (27 in at 300 dpi)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def _validate(c: StyleConfig) -> None:
     _check_choice("pooling", c.pooling, get_args(Pooling))
     _check_choice("device", c.device, get_args(Device))
     if not isinstance(c.init, str) or not c.init:
-        raise ValueError(f"init must be 'content', 'noise' or an image path; got {c.init!r}")
+        raise ValueError(f"init must be {', '.join(INIT_MODES)} or an image path; got {c.init!r}")
     for layer in (c.content_layer, *c.style_layers):
         _check_choice("layer", layer, LAYER_NAMES)
     if not c.style_layers:

@@ -1,47 +1,156 @@
-"""Image I/O at the edge: Pillow images and files <-> (1, 3, H, W) float32 sRGB tensors in [0, 1].
+"""Image input at the edge: files and Pillow images -> sRGB Pillow images -> (1, 3, H, W) tensors.
 
-This is the only module of the core that imports Pillow.
+Every input becomes an 8-bit RGB image in sRGB, whatever it was on disk:
+- EXIF orientation is applied;
+- an embedded ICC profile is converted to sRGB (LittleCMS, through Pillow's ImageCms);
+- palette, grey, CMYK and 16-bit or float grey (I;16, I, F) are converted with their full range;
+- alpha is composited on white; a multi-frame file gives its first frame, with a warning.
+Every failure is a ValueError that names the file and says what is wrong, in one line.
+Writing lives in image_write.py. Only these two modules of the package import Pillow.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
-import tempfile
+import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
 
 ImageSource = str | os.PathLike | Image.Image
 
 
-def open_image(source: ImageSource) -> Image.Image:
-    """An RGB Pillow image from a path or an image: EXIF orientation applied, alpha composited on white.
+@lru_cache(maxsize=1)
+def srgb_profile() -> ImageCms.ImageCmsProfile:
+    """LittleCMS's built-in sRGB profile: the target of every input, embedded in every output."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
-    Raises ValueError naming the file when it is missing or cannot be read as an image.
+
+def open_image(source: ImageSource, *, allow_huge: bool = False) -> Image.Image:
+    """An RGB sRGB Pillow image from a path or a Pillow image (see the module docstring).
+
+    allow_huge lifts Pillow's decompression-bomb limit (about 89 megapixels), which is otherwise an
+    error. Raises ValueError naming the file: missing, a directory, unreadable, empty, truncated,
+    not an image, over the pixel limit.
     """
     if isinstance(source, Image.Image):
-        image = source
-        name = "image"
-    else:
-        path = Path(source)
-        name = str(path)
-        if not path.is_file():
-            raise ValueError(f"{name}: no such file")
-        try:
-            image = Image.open(path)
-            image.load()
-        except Exception as err:  # Pillow raises many kinds for broken files
-            raise ValueError(f"{name}: cannot read as an image ({err})") from err
+        return _to_srgb_rgb(source, "image")
+    path = Path(source)
+    name = str(path)
+    _check_file(path)
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its limit; both are refused unless allowed.
+            warnings.simplefilter("error" if not allow_huge else "ignore", Image.DecompressionBombWarning)
+            # Pillow reads its limit from a module global; it is restored at once (not thread-safe,
+            # and only the CLI's --allow-huge ever lifts it).
+            limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None if allow_huge else limit
+            try:
+                image = Image.open(path)
+                image.load()  # decode now: a truncated file fails here, not halfway through a run
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ValueError(f"{name}: refused by Pillow's decompression-bomb check ({_first_line(err)}); "
+                         "pass --allow-huge if you trust the file") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{name}: not an image file that Pillow can read") from None
+    except PermissionError:
+        raise ValueError(f"{name}: permission denied") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:  # Pillow's ways of saying "broken"
+        raise ValueError(f"{name}: cannot decode the image, the file may be truncated or corrupt "
+                         f"({_first_line(err)})") from None
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        log.warning("%s has %d frames; using the first", name, frames)
+    return _to_srgb_rgb(image, name)
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def _check_file(path: Path) -> None:
+    """The common file problems, each with its own message, before Pillow sees the file."""
+    name = str(path)
+    if not path.exists():
+        raise ValueError(f"{name}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{name}: is a directory, not an image file")
+    if not path.is_file():
+        raise ValueError(f"{name}: not a regular file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{name}: permission denied")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{name}: the file is empty (0 bytes)")
+
+
+def _to_srgb_rgb(image: Image.Image, name: str) -> Image.Image:
     image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    if image.width < 1 or image.height < 1:
-        raise ValueError(f"{name}: image is empty")
-    return image.convert("RGB")
+    icc = image.info.get("icc_profile")
+    image = _flatten_alpha(_widen_to_8bit(image))
+    if icc:
+        converted = _convert_icc(image, icc, name)
+        if converted is not None:
+            return converted
+    try:
+        return image.convert("RGB")
+    except ValueError as err:
+        raise ValueError(f"{name}: colour mode {image.mode} is not supported ({err})") from None
+
+
+def _widen_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit and float grey to 8-bit grey with the full range (Pillow's convert would clip at 255)."""
+    if image.mode == "1":
+        return image.convert("L")
+    if not (image.mode.startswith("I") or image.mode == "F"):
+        return image
+    array = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        scale = 65535.0
+    elif image.mode == "F" and array.size and np.nanmax(array) <= 1.0:
+        scale = 1.0  # float images in [0, 1]
+    else:  # 32-bit int or float: a 16-bit range when it exceeds 8 bits, else already 8-bit values
+        scale = 65535.0 if array.size and np.nanmax(array) > 255 else 255.0
+    grey = np.nan_to_num(array / scale, nan=0.0).clip(0.0, 1.0) * 255.0
+    widened = Image.fromarray(grey.round().astype(np.uint8), "L")
+    widened.info = dict(image.info)
+    return widened
+
+
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    """Composite any transparency on white, in the image's own colour space (white stays white)."""
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode in ("PA", "RGBa", "La") or (image.mode == "RGB" and "transparency" in image.info):
+        image = image.convert("RGBA")
+    elif image.mode == "L" and "transparency" in image.info:
+        image = image.convert("LA")
+    if image.mode not in ("RGBA", "LA"):
+        return image
+    base = image.mode[:-1]
+    flat = Image.new(base, image.size, "white")
+    flat.paste(image.convert(base), mask=image.getchannel("A"))
+    flat.info = {k: v for k, v in image.info.items() if k != "transparency"}
+    return flat
+
+
+def _convert_icc(image: Image.Image, icc: bytes, name: str) -> Image.Image | None:
+    """The image converted from its embedded profile to sRGB; None (with a warning) if that fails."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.profileToProfile(image, source, srgb_profile(), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as err:
+        log.warning("%s: ignoring its colour profile, which cannot be applied (%s)", name, _first_line(err))
+        return None
 
 
 def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -51,9 +160,15 @@ def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 
 def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:
-    """Resize (Lanczos, antialiased) so the longer side is `long_side` pixels."""
+    """Resize with Lanczos (antialiased) so the longer side is `long_side` pixels.
+
+    reducing_gap: a big downscale first reduces by an integer factor (box filter), which Pillow
+    documents as indistinguishable from a full Lanczos pass while being many times faster.
+    """
     size = fit_long_side(image.width, image.height, long_side)
-    return image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
+    if size == image.size:
+        return image
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
@@ -63,31 +178,19 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB Pillow image (rounded, clamped)."""
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> 8-bit RGB Pillow image (rounded, clamped)."""
+    return Image.fromarray(to_array(image, 8), "RGB")
+
+
+def to_array(image: torch.Tensor, bit_depth: int) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> (H, W, 3) uint8 or uint16 array, rounded."""
     if image.dim() == 4:
         image = image[0]
-    array = image.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(array, "RGB")
+    top, dtype = {8: (255, torch.uint8), 16: (65535, torch.int32)}[bit_depth]
+    array = image.detach().float().clamp(0, 1).mul(top).round().to(dtype).permute(1, 2, 0).cpu().numpy()
+    return array.astype(np.uint16) if bit_depth == 16 else array
 
 
 def load_tensor(source: ImageSource, long_side: int) -> torch.Tensor:
     """Open, resize to `long_side`, and convert: (1, 3, H, W) float32 sRGB in [0, 1]."""
     return to_tensor(resize_long_side(open_image(source), long_side))
-
-
-def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write atomically: a temp file in the same folder, then a rename. Returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{path}: unknown image extension {path.suffix!r}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

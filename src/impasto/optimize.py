@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .config import StyleConfig
+from .config import INIT_MODES, StyleConfig
 from .lbfgs import LBFGS
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_variation
 from .vgg import VGG19Features
@@ -57,25 +57,34 @@ def style_targets(
     return blend_grams(grams, blend)
 
 
+def _noise(content: torch.Tensor, seed: int) -> torch.Tensor:
+    """Uniform white noise from `seed`, as in the paper (drawn on the CPU: the same on every device)."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.rand(content.shape, generator=generator).to(content)
+
+
+# Contiguous whatever the content's layout, so the image, its gradient and the optimizer state
+# share one layout (the network converts to channels_last inside).
+_INITS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
+    "content": lambda content, seed: content.clone(memory_format=torch.contiguous_format),
+    "noise": _noise,
+}
+
+
 def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) -> torch.Tensor:
     """The starting point: (1, 3, H, W) in [0, 1].
 
-    init: "content", "noise" (uniform white noise from `seed`, as in the paper) or an image tensor,
-    which is resized to the content's size if needed.
+    init: one of config.INIT_MODES ("content", "noise") or an image tensor, which is resized to the
+    content's size if needed.
     """
     if isinstance(init, torch.Tensor):
         if init.shape[-2:] != content.shape[-2:]:
             init = torch.nn.functional.interpolate(init, size=content.shape[-2:], mode="bicubic",
                                                    align_corners=False, antialias=True)
         return init.to(content).clamp(0, 1).contiguous()
-    if init == "content":
-        # Contiguous whatever the content's layout, so the image, its gradient and the optimizer
-        # state share one layout (the network converts to channels_last inside).
-        return content.clone(memory_format=torch.contiguous_format)
-    if init == "noise":
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        return torch.rand(content.shape, generator=generator).to(content)
-    raise ValueError(f"init must be 'content', 'noise' or an image tensor; got {init!r}")
+    if init not in _INITS:
+        raise ValueError(f"init must be {', '.join(INIT_MODES)} or an image tensor; got {init!r}")
+    return _INITS[init](content, seed)
 
 
 class _ClampedAdam:

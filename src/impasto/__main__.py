@@ -1,0 +1,5 @@
+"""`python -m impasto` is the `impasto` command."""
+
+from .cli import main
+
+main()

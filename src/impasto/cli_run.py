@@ -1,0 +1,194 @@
+"""Running one `impasto stylize` job (edge): output checks, the progress bar, saves and interrupts.
+
+Nothing is lost:
+- every file is written atomically (image_write.write_atomic);
+- an existing output or intermediate is never replaced without --force, and an input never is;
+- Ctrl-C or SIGTERM saves the current image, to the output when every step ran, else to
+  `name.partial.png` (lossless, at the output's bit depth), and exits with 130.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from .image_write import output_format, save_image
+
+EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    typer.echo(f"impasto: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class _EchoHandler(logging.Handler):
+    """Library warnings as `impasto: warning: ...` lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"impasto: {record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def setup_logging(*, quiet: bool, debug: bool) -> None:
+    logger = logging.getLogger("impasto")
+    for handler in [h for h in logger.handlers if isinstance(h, _EchoHandler)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_EchoHandler())
+    logger.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
+    logger.propagate = False
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where a run writes: the output, its format and depth, and the intermediate saves."""
+
+    output: Path
+    fmt: str
+    bit_depth: int
+    save_every: int | None
+    inputs: tuple[Path, ...]
+
+    def intermediate(self, step: int, total: int) -> Path:
+        """name.0100.png beside the output; at least 4 digits, more when the total needs them."""
+        digits = max(4, len(str(total)))
+        return self.output.with_name(f"{self.output.stem}.{step:0{digits}d}{self.output.suffix}")
+
+    def partial(self) -> Path:
+        """name.partial.png, or name.partial.1.png ... when that name is one of the inputs."""
+        candidates = (f"{self.output.stem}.partial{'' if i == 0 else f'.{i}'}.png" for i in range(100))
+        return next(p for p in map(self.output.with_name, candidates) if not _is_one_of(p, self.inputs))
+
+
+def _is_one_of(path: Path, others: Sequence[Path]) -> bool:
+    resolved = path.resolve()
+    for other in others:
+        if other.resolve() == resolved:
+            return True
+        with contextlib.suppress(OSError):
+            if path.exists() and other.exists() and os.path.samefile(path, other):
+                return True  # a hard link or another spelling of the same file
+    return False
+
+
+def plan_outputs(output: Path, inputs: Sequence[Path], *, bit_depth: int | None, save_every: int | None,
+                 iterations: int, force: bool) -> OutputPlan:
+    """Check every path the run will write, before any heavy work; ValueError names the problem."""
+    output = output.expanduser()
+    inputs = tuple(p.expanduser() for p in inputs)
+    if output.is_dir():
+        raise ValueError(f"{output} is a directory; give a file name such as {output / 'out.png'}")
+    fmt, depth = output_format(output, bit_depth)
+    folder = output.parent
+    if not folder.exists():
+        raise ValueError(f"output folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"output folder {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {folder} is not writable")
+    plan = OutputPlan(output, fmt, depth, save_every, inputs)
+    steps = range(save_every, iterations, save_every) if save_every else range(0)
+    for path in [output, *(plan.intermediate(step, iterations) for step in steps)]:
+        if _is_one_of(path, inputs):
+            raise ValueError(f"{path} is one of the inputs; choose another output path")
+        if path.exists() and not force:
+            raise ValueError(f"{path} exists; pass --force to overwrite it")
+    return plan
+
+
+@contextlib.contextmanager
+def _signals(handler: object) -> Iterator[None]:
+    """SIGINT and SIGTERM go to `handler` inside the block (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
+    """Run a prepared job with a progress bar; save the result. Returns the exit code."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .api import render
+    from .optimize import NonFiniteLossError
+
+    console = Console(stderr=True, quiet=quiet)
+    if not console.is_terminal:
+        console.width = max(console.width, 132)  # logs: one full line rather than a wrapped bar
+    start = time.perf_counter()
+    last: list = []  # the last Progress: its image is the live iterate, the "current image"
+    columns = (TextColumn("[bold]stylizing"), BarColumn(bar_width=20), MofNCompleteColumn(),
+               TextColumn("{task.fields[terms]}"), TextColumn("{task.fields[rate]}"), TextColumn("ETA"),
+               TimeRemainingColumn())
+
+    def on_step(p) -> None:
+        last[:] = [p]
+        rate = p.step / p.elapsed if p.elapsed else 0.0
+        terms = f"loss {p.loss:.3g} = content {p.content_loss:.3g} + style {p.style_loss:.3g}"
+        bar.update(task, completed=p.step, terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""),
+                   rate=f"{rate:.2f} it/s")
+        if plan.save_every and p.step % plan.save_every == 0 and p.step < p.total:
+            save_image(p.image, plan.intermediate(p.step, p.total), bit_depth=plan.bit_depth)
+
+    with _signals(_raise_interrupt), Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("stylize", total=run.config.iterations, terms="", rate="")
+        try:
+            result = render(run, callback=on_step)
+        except KeyboardInterrupt:
+            bar.stop()
+            return _save_interrupted(last[0] if last else None, plan, console)
+        except NonFiniteLossError as err:
+            bar.stop()
+            fail(str(err), EXIT_INTERNAL)
+        except Exception as err:
+            bar.stop()
+            if debug:
+                raise
+            fail(_internal_message(err), EXIT_INTERNAL)
+    with _signals(signal.SIG_IGN):  # the result is done: a late Ctrl-C must not lose it
+        save_image(result, plan.output, bit_depth=plan.bit_depth)
+    width, height = result.shape[-1], result.shape[-2]
+    console.print(f"wrote {plan.output} ({width}x{height}, {plan.bit_depth}-bit {plan.fmt}) "
+                  f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _save_interrupted(progress, plan: OutputPlan, console) -> int:
+    if progress is None:
+        console.print("interrupted before the first step; nothing written")
+        return EXIT_INTERRUPTED
+    if not bool(progress.image.isfinite().all()):
+        console.print(f"interrupted at step {progress.step}; the current image is not finite, nothing written")
+        return EXIT_INTERRUPTED
+    complete = progress.step == progress.total
+    path = plan.output if complete else plan.partial()
+    with _signals(signal.SIG_IGN):  # a second Ctrl-C must not cut this save short
+        save_image(progress.image, path, bit_depth=plan.bit_depth)
+    console.print(f"interrupted at step {progress.step}/{progress.total}; wrote the current image to {path}")
+    return EXIT_INTERRUPTED
+
+
+def _internal_message(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, MemoryError) or "out of memory" in text.lower() or "can't allocate memory" in text:
+        return f"out of memory ({type(err).__name__}); try a smaller --size"
+    return f"internal error: {type(err).__name__}: {text} (run with --debug for the traceback)"

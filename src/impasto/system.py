@@ -1,0 +1,76 @@
+"""What this machine offers impasto: devices, the cache folder, and a report for `impasto info`.
+
+No side effects: nothing is created here; callers create the cache folder when they write to it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+
+def available_devices() -> dict[str, bool]:
+    """{device type: usable now}, in the order `auto` prefers them."""
+    mps = getattr(torch.backends, "mps", None)
+    return {
+        "cuda": torch.cuda.is_available(),
+        "mps": mps is not None and mps.is_available(),
+        "cpu": True,
+    }
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an explicit device must be available (ValueError)."""
+    available = available_devices()
+    if device == "auto":
+        return torch.device(next(name for name, ok in available.items() if ok))
+    if device not in available:
+        raise ValueError(f"device must be one of auto, {', '.join(available)}; got {device!r}")
+    if not available[device]:
+        raise ValueError(f"device {device!r} is not available on this machine (see `impasto info`)")
+    return torch.device(device)
+
+
+def cache_dir() -> Path:
+    """$IMPASTO_CACHE, else $XDG_CACHE_HOME/impasto, else ~/.cache/impasto (not created here)."""
+    if os.environ.get("IMPASTO_CACHE"):
+        return Path(os.environ["IMPASTO_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "impasto"
+
+
+def device_lines() -> list[str]:
+    """One line per device type: what it is, or why it is missing."""
+    lines = [f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            lines.append(f"cuda:{i}: {props.name}, {props.total_memory / 2**30:.0f} GiB")
+    else:
+        lines.append(f"cuda: none ({'no CUDA in this torch build' if torch.version.cuda is None else 'no GPU found'})")
+    lines.append("mps: available" if available_devices()["mps"] else "mps: none")
+    return lines
+
+
+def report() -> list[tuple[str, str]]:
+    """(label, value) rows for `impasto info`: versions, devices, weights and cache."""
+    import PIL
+
+    from . import __version__
+    from .vgg import WEIGHTS_SHA256, default_weights_path, sha256_of
+
+    rows = [("impasto", __version__), ("python", platform.python_version()), ("torch", torch.__version__),
+            ("pillow", PIL.__version__)]
+    rows += [("device", line) for line in device_lines()]
+    try:
+        path = default_weights_path()
+        digest = sha256_of(path)
+        verdict = "verified" if digest == WEIGHTS_SHA256 else f"MISMATCH, expected {WEIGHTS_SHA256}"
+        rows += [("weights", str(path)), ("sha256", f"{digest} ({verdict})")]
+    except (ValueError, OSError) as err:
+        rows.append(("weights", f"not found: {err}"))
+    rows.append(("cache", str(cache_dir())))
+    return rows

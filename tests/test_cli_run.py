@@ -1,0 +1,159 @@
+"""`impasto stylize` for real: outputs, intermediates, formats, overwrite rules and interrupts."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import png
+import pytest
+import tifffile
+from imagefiles import grey16_ramp, noise_image
+from PIL import Image, JpegImagePlugin
+from typer.testing import CliRunner
+
+from impasto.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CONTENT, STYLE = EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg"
+
+
+def _stylize(*args: object) -> object:
+    return runner.invoke(app, ["stylize", *map(str, args)])
+
+
+def test_two_styles_blended_with_intermediate_saves(tmp_path):
+    second = tmp_path / "second.png"
+    noise_image(80, 60).save(second)
+    out = tmp_path / "blend.png"
+    result = _stylize(CONTENT, STYLE, second, "--style-weights", "0.7,0.3", "-o", out, "--size", "64",
+                      "--iterations", "6", "--save-every", "2")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["blend.0002.png", "blend.0004.png", "blend.png", "second.png"]
+    assert all(Image.open(tmp_path / n).size == (64, 48) for n in names if n.startswith("blend"))
+    assert f"wrote {out} (64x48, 8-bit PNG)" in result.stderr
+    repeated = _stylize(CONTENT, STYLE, "--style-weights", "0.7", "--style-weights", "0.3", "-o", out)
+    assert repeated.exit_code == 2 and "1 style images but 2" in repeated.stderr  # repeated flags also work
+
+
+def test_refuses_to_overwrite_without_force(tmp_path):
+    out = tmp_path / "out.jpg"
+    out.write_bytes(b"precious")
+    refused = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "1")
+    assert refused.exit_code == 2 and "exists; pass --force" in refused.stderr and out.read_bytes() == b"precious"
+    (tmp_path / "run.0001.png").write_bytes(b"old step")
+    step = _stylize(CONTENT, STYLE, "-o", tmp_path / "run.png", "--size", "64", "--iterations", "2",
+                    "--save-every", "1")
+    assert step.exit_code == 2 and "run.0001.png exists" in step.stderr and not (tmp_path / "run.png").exists()
+    forced = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "1", "--force", "--quiet")
+    assert forced.exit_code == 0 and forced.output == ""
+    with Image.open(out) as image:
+        assert image.format == "JPEG" and JpegImagePlugin.get_sampling(image) == 0  # 4:4:4
+
+
+@pytest.mark.parametrize("name, bit_depth", [("out.tif", None), ("out.png", "16")])
+def test_16_bit_outputs_use_more_than_256_levels(tmp_path, name, bit_depth):
+    out = tmp_path / name
+    args = ["--bit-depth", bit_depth] if bit_depth else []
+    result = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "3", *args)
+    assert result.exit_code == 0, result.output
+    if name.endswith(".tif"):
+        array = tifffile.imread(out)
+    else:
+        width, height, rows, info = png.Reader(filename=str(out)).asDirect()
+        assert info["bitdepth"] == 16
+        array = np.array(list(rows), dtype=np.uint16).reshape(height, width, 3)
+    assert array.dtype == np.uint16 and array.shape == (48, 64, 3)
+    assert len(np.unique(array)) > 256 and np.any(array % 257)  # real 16-bit values, not 8-bit ones scaled
+
+
+def _cmyk(path: Path) -> None:
+    Image.fromarray(np.asarray(noise_image(80, 60))).convert("CMYK").save(path)
+
+
+def _palette(path: Path) -> None:
+    noise_image(80, 60).convert("P", palette=Image.Palette.ADAPTIVE).save(path, transparency=3)
+
+
+def _rgba(path: Path) -> None:
+    image = noise_image(80, 60).convert("RGBA")
+    image.putalpha(128)
+    image.save(path)
+
+
+def _grey16(path: Path) -> None:
+    grey16_ramp(80, 60).save(path)
+
+
+def _exif_rotated(path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 CCW to display: 80x60 stored, 60x80 shown
+    noise_image(80, 60).save(path, exif=exif)
+
+
+@pytest.mark.parametrize("name, make, size", [
+    ("cmyk.jpg", _cmyk, (64, 48)), ("palette.png", _palette, (64, 48)), ("rgba.png", _rgba, (64, 48)),
+    ("grey16.png", _grey16, (64, 48)), ("rotated.jpg", _exif_rotated, (48, 64)),
+])
+def test_awkward_inputs_run_end_to_end(tmp_path, name, make, size):
+    source = tmp_path / name
+    make(source)
+    out = tmp_path / "out.png"
+    result = _stylize(source, source, "-o", out, "--size", "64", "--iterations", "1")
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as image:
+        assert image.size == size and image.mode == "RGB"
+
+
+def test_diverging_run_exits_1_with_one_line(tmp_path):
+    out = tmp_path / "out.png"
+    result = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "3", "--style-weight", "1e38",
+                      "--content-weight", "1e38")
+    assert result.exit_code == 1 and "loss became inf" in result.stderr and not out.exists()
+    assert "Traceback" not in result.output
+
+
+def test_internal_error_exits_1_with_a_debug_hint(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("something deep broke\nsecond line")
+
+    monkeypatch.setattr("impasto.api.render", broken)  # stands in for a bug inside the engine
+    result = _stylize(CONTENT, STYLE, "-o", tmp_path / "o.png", "--size", "64")
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1 and "run with --debug" in lines[-1] and "Traceback" not in result.output
+    debug = _stylize(CONTENT, STYLE, "-o", tmp_path / "o.png", "--size", "64", "--debug")
+    assert debug.exit_code == 1 and isinstance(debug.exception, RuntimeError)  # the traceback is shown
+
+
+def _run_and_signal(tmp_path: Path, sig: signal.Signals, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path / "out.png"
+    command = [sys.executable, "-m", "impasto", "stylize", str(CONTENT), str(STYLE), "-o", str(out),
+               "--size", "64", "--iterations", "100000", "--save-every", "2", *extra]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "out.000002.png").exists():  # a step has run: the optimization is under way
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr), out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_saves_the_current_image_and_exits_130(tmp_path, sig):
+    result, out = _run_and_signal(tmp_path, sig)
+    assert result.returncode == 130, result.stderr
+    partial = tmp_path / "out.partial.png"
+    assert "wrote the current image to" in result.stderr and str(partial) in result.stderr
+    assert not out.exists()  # the run was not complete: the output path stays free
+    with Image.open(partial) as image:
+        image.load()
+        assert image.size == (64, 48)
+    assert not list(tmp_path.glob(".*.tmp")) and "Traceback" not in result.stderr

@@ -1,0 +1,20 @@
+from pathlib import Path
+
+import pytest
+
+from impasto.system import available_devices, cache_dir, resolve_device
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("IMPASTO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "impasto"
+    monkeypatch.setenv("IMPASTO_CACHE", "~/somewhere")
+    assert cache_dir() == Path.home() / "somewhere"
+    assert not (tmp_path / "xdg").exists()  # reported, never created
+
+
+def test_devices():
+    assert available_devices()["cpu"] is True and list(available_devices()) == ["cuda", "mps", "cpu"]
+    with pytest.raises(ValueError, match="device must be one of auto, cuda, mps, cpu; got 'tpu'"):
+        resolve_device("tpu")
