@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 Optimizer = Literal["lbfgs", "adam"]
 Pooling = Literal["max", "avg"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
+Precision = Literal["auto", "fp32", "bf16"]
 PresetName = Literal["default", "gatys2015"]
 InitMode = Literal["content", "noise"]  # or the path of an image
 INIT_MODES: tuple[str, ...] = get_args(InitMode)
@@ -53,6 +54,9 @@ class StyleConfig:
     pooling: Pooling = "max"
     seed: int = 0
     device: Device = "auto"
+    # auto: bf16 autocast inside VGG19 where the hardware computes it natively (CUDA, CPUs with
+    # avx512_bf16 or AMX), else fp32. Gram matrices, losses and the optimizer stay fp32 (README).
+    precision: Precision = "auto"
     weights: str | None = None  # VGG19 weights file; None: the embedded default
 
     def __post_init__(self) -> None:
@@ -112,6 +116,7 @@ def _validate(c: StyleConfig) -> None:
     _check_choice("optimizer", c.optimizer, get_args(Optimizer))
     _check_choice("pooling", c.pooling, get_args(Pooling))
     _check_choice("device", c.device, get_args(Device))
+    _check_choice("precision", c.precision, get_args(Precision))
     if not isinstance(c.init, str) or not c.init:
         raise ValueError(f"init must be {', '.join(INIT_MODES)} or an image path; got {c.init!r}")
     for layer in (c.content_layer, *c.style_layers):

@@ -35,33 +35,48 @@ class LBFGS:
         self.prev: tuple[torch.Tensor, torch.Tensor, float] | None = None  # (x, g, loss) last accepted
         self.rejected = 0  # backtracking steps taken, in all
         self._rejected_in_a_row = 0
+        self._uphill = torch.zeros((), device=image.device)  # 1 when the last direction was not downhill
+
+    def _steepest(self, grad: torch.Tensor) -> torch.Tensor:
+        return grad * (-self.initial_step / grad.abs().max().clamp_min(1e-12))
 
     def _direction(self, grad: torch.Tensor) -> torch.Tensor:
-        """-H·grad by the two-loop recursion, H0 = (s·y / y·y)·I from the newest pair."""
+        """-H·grad by the two-loop recursion, H0 = (s·y / y·y)·I from the newest pair.
+
+        The scalars stay on the device (0-dim tensors), so the recursion never waits for the GPU.
+        """
         if not self.pairs:
-            return grad * (-self.initial_step / grad.abs().max().clamp_min(1e-12))
+            return self._steepest(grad)
         q = grad.clone()
         alphas = []
         for s, y, rho in reversed(self.pairs):
-            alpha = rho * float(torch.vdot(s.flatten(), q.flatten()))
-            q.sub_(y, alpha=alpha)
+            alpha = rho * torch.vdot(s.flatten(), q.flatten())
+            q.addcmul_(y, alpha, value=-1.0)
             alphas.append(alpha)
         s, y, rho = self.pairs[-1]
-        q.mul_(1.0 / (rho * float(torch.vdot(y.flatten(), y.flatten()))))  # H0 = s·y / y·y
+        q.mul_(1.0 / (rho * torch.vdot(y.flatten(), y.flatten())))  # H0 = s·y / y·y
         for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
-            beta = rho * float(torch.vdot(y.flatten(), q.flatten()))
-            q.add_(s, alpha=alpha - beta)
+            beta = rho * torch.vdot(y.flatten(), q.flatten())
+            q.addcmul_(s, alpha - beta)
         return q.neg_()
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         with torch.enable_grad():
             loss = closure()
-        value = float(loss.detach())
         x = self.image
         grad = x.grad.detach().clone(memory_format=torch.contiguous_format)
+        # Every scalar this step decides on is read in one device sync.
+        scalars = [loss.detach().float().reshape(())]
         if self.prev is not None:
             prev_x, prev_g, prev_loss = self.prev
+            s, y = x - prev_x, grad - prev_g
+            scalars += [torch.vdot(s.flatten(), y.flatten()), s.norm() * y.norm(), self._uphill]
+        value, *curvature = torch.stack(scalars).tolist()
+        if self.prev is not None:
+            sy, norms, uphill = curvature
+            if uphill:  # the last direction was not downhill: the curvature model misleads
+                self.pairs.clear()
             if not value <= prev_loss:  # went up (or NaN): undo half of the move, as backtracking
                 x.copy_(prev_x.lerp(x, 0.5))
                 self.rejected += 1
@@ -70,15 +85,14 @@ class LBFGS:
                     self.pairs.clear()
                 return loss
             self._rejected_in_a_row = 0
-            s, y = x - prev_x, grad - prev_g
-            sy = float(torch.vdot(s.flatten(), y.flatten()))
-            if sy > 1e-10 * float(s.norm() * y.norm()):  # keep H positive definite
+            if sy > 1e-10 * norms:  # keep H positive definite
                 self.pairs.append((s, y, 1.0 / sy))
                 del self.pairs[: -self.history]
         direction = self._direction(grad)
-        if float(torch.vdot(direction.flatten(), grad.flatten())) >= 0:  # not downhill: restart
-            self.pairs.clear()
-            direction = self._direction(grad)
+        # Not downhill: take steepest descent now (no sync) and drop the pairs at the next step.
+        slope = torch.vdot(direction.flatten(), grad.flatten())
+        direction = torch.where(slope < 0, direction, self._steepest(grad))
+        self._uphill = (slope >= 0).float()
         self.prev = (x.clone(), grad, value)
         x.add_(direction, alpha=self.lr).clamp_(*self.bounds)
         return loss

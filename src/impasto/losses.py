@@ -38,7 +38,26 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     b, c, h, w = features.shape
     # (B, H·W, C): a free view for channels_last features, which is how VGG19Features runs.
     flat = _at_least_fp32(features.movedim(1, -1).reshape(b, h * w, c))
-    return flat.transpose(1, 2) @ flat / (c * h * w)
+    return _SymmetricGram.apply(flat) / (c * h * w)
+
+
+class _SymmetricGram(torch.autograd.Function):
+    """Fᵀ·F for F (B, N, C), with a backward of one matmul instead of autograd's two.
+
+    d(FᵀF)/dF applied to an upstream gradient D is F·(D + Dᵀ): autograd computes F·Dᵀ and F·D as
+    two (N×C)·(C×C) products; symmetrizing the small C×C matrix first halves that cost (the Gram
+    matrices' share of an iteration is 10-15 % at 512 px).
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        return flat.transpose(1, 2) @ flat
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (flat,) = ctx.saved_tensors
+        return flat @ (grad + grad.transpose(1, 2))
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

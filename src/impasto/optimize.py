@@ -18,6 +18,7 @@ import torch
 from .config import INIT_MODES, StyleConfig
 from .lbfgs import LBFGS
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_variation
+from .system import resolve_precision
 from .vgg import VGG19Features
 
 
@@ -44,7 +45,7 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def style_targets(
-    model: VGG19Features, styles: Sequence[torch.Tensor], config: StyleConfig
+    model: VGG19Features, styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype = torch.float32
 ) -> dict[str, torch.Tensor]:
     """Blended Gram targets {layer: (1, C, C)} of the style images, computed once per run.
 
@@ -53,7 +54,7 @@ def style_targets(
     blend = config.blend_weights(len(styles))
     layers = list(config.layer_weights())
     with torch.no_grad():
-        grams = [{k: gram_matrix(v) for k, v in model(s, layers).items()} for s in styles]
+        grams = [{k: gram_matrix(v) for k, v in model(s, layers, dtype=dtype).items()} for s in styles]
     return blend_grams(grams, blend)
 
 
@@ -85,6 +86,29 @@ def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) ->
     if init not in _INITS:
         raise ValueError(f"init must be {', '.join(INIT_MODES)} or an image tensor; got {init!r}")
     return _INITS[init](content, seed)
+
+
+class _HostCopy:
+    """Loss terms copied to the host as soon as they exist, read after the optimizer's step.
+
+    On CUDA the copy is asynchronous into pinned memory and reading waits only for that copy,
+    not for the optimizer's kernels queued after it: the step's own sync is the only stall.
+    """
+
+    def __init__(self, n: int, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.buffer = torch.empty(n, dtype=torch.float32, pin_memory=self.cuda)
+        self.event = torch.cuda.Event() if self.cuda else None
+
+    def put(self, values: torch.Tensor) -> None:
+        self.buffer.copy_(values.float(), non_blocking=self.cuda)
+        if self.event is not None:
+            self.event.record()
+
+    def get(self) -> list[float]:
+        if self.event is not None:
+            self.event.synchronize()
+        return self.buffer.tolist()
 
 
 class _ClampedAdam:
@@ -124,18 +148,19 @@ def optimize_image(
     """
     content_layer = config.content_layer
     layer_weights = config.layer_weights()
+    dtype = resolve_precision(config.precision, content.device)
     with torch.no_grad():
-        content_target = model(content, [content_layer])[content_layer]
-    targets = style_targets(model, styles, config)
+        content_target = model(content, [content_layer], dtype=dtype)[content_layer]
+    targets = style_targets(model, styles, config, dtype)
     layers = [content_layer, *layer_weights]
 
     image = initial_image(content, config.init if init is None else init, config.seed).requires_grad_(True)
     optimizer = _OPTIMIZERS[config.optimizer](image, config)
-    last_terms: list[torch.Tensor] = []
+    host_terms = _HostCopy(3, image.device)
 
     def closure() -> torch.Tensor:
         image.grad = None
-        features = model(image, layers)
+        features = model(image, layers, dtype=dtype)
         terms = torch.stack([
             config.content_weight * content_loss(features[content_layer], content_target),
             config.style_weight * style_loss(features, targets, layer_weights),
@@ -143,13 +168,13 @@ def optimize_image(
         ])
         loss = terms.sum()
         loss.backward()
-        last_terms[:] = [terms.detach()]
+        host_terms.put(terms.detach())
         return loss
 
     start = time.perf_counter()
     for step in range(1, config.iterations + 1):
         optimizer.step(closure)
-        content_term, style_term, tv_term = last_terms[0].tolist()  # one device sync per step
+        content_term, style_term, tv_term = host_terms.get()
         total = content_term + style_term + tv_term
         if not math.isfinite(total):
             raise NonFiniteLossError(

@@ -34,6 +34,35 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:  # not Linux
+        return set()
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether `device` computes bf16 convolutions natively (so bf16 is faster, not emulated)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+    return False  # mps: bf16 support depends on the OS version; fp32 is the safe choice
+
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype of the network's convolutions: 'auto' is bf16 where native (see bf16_native)."""
+    if precision == "auto":
+        return torch.bfloat16 if bf16_native(device) else torch.float32
+    if precision not in _DTYPES:
+        raise ValueError(f"precision must be one of auto, {', '.join(_DTYPES)}; got {precision!r}")
+    return _DTYPES[precision]
+
+
 def cache_dir() -> Path:
     """$IMPASTO_CACHE, else $XDG_CACHE_HOME/impasto, else ~/.cache/impasto (not created here)."""
     if os.environ.get("IMPASTO_CACHE"):
@@ -44,7 +73,8 @@ def cache_dir() -> Path:
 
 def device_lines() -> list[str]:
     """One line per device type: what it is, or why it is missing."""
-    lines = [f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"]
+    bf16 = "native bf16" if bf16_native(torch.device("cpu")) else "no native bf16"
+    lines = [f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {bf16}"]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)

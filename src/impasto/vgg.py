@@ -191,16 +191,27 @@ class VGG19Features(nn.Module):
         """(B, 3, H, W) sRGB [0, 1] -> the Caffe input: BGR, 0-255, mean pixel subtracted."""
         return image.flip(1) * 255.0 - self.mean_bgr
 
-    def forward(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor, layers: Sequence[str], *,
+                dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        """{layer: (B, C, H', W') features} for the named layers.
+
+        dtype: the convolutions' precision. bfloat16 runs them under autocast (weights and
+        activations in bf16, accumulation in fp32); features then come back in bf16, and the
+        losses upcast them (losses.py). The image and its gradient stay in the image's dtype.
+        """
         wanted = set(layers)
         unknown = wanted - set(LAYER_NAMES)
         if unknown:
             raise ValueError(f"unknown VGG19 layer(s) {sorted(unknown)}; known: {', '.join(LAYER_NAMES)}")
         if not wanted:
             return {}
+        with torch.autocast(image.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            return self._run(image, wanted)
+
+    def _run(self, image: torch.Tensor, wanted: set[str]) -> dict[str, torch.Tensor]:
         last = max(LAYER_NAMES.index(n) for n in wanted)
         # channels_last is faster for the oneDNN and cuDNN convolutions. The image gradient still
-        # comes back in the image's own (contiguous) layout, which torch's LBFGS needs.
+        # comes back in the image's own (contiguous) layout, which the optimizers keep.
         x = self.preprocess(image).contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         for name in LAYER_NAMES[: last + 1]:
