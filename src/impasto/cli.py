@@ -107,7 +107,7 @@ def stylize(
     preset: str | None = typer.Option(None, "--preset", metavar="|".join(PRESETS), rich_help_panel=_LOOK,
                                       help="Starting values for every option. [dim]\\[default: default][/dim]"),
     optimizer: str | None = typer.Option(None, "--optimizer", metavar="|".join(get_args(Optimizer)),
-                                         rich_help_panel=_OPT, help=f"{_default('optimizer')}"),
+                                         rich_help_panel=_OPT, help=f"How to step. {_default('optimizer')}"),
     iterations: int | None = typer.Option(None, "--iterations", metavar="N", rich_help_panel=_OPT,
                                           help=f"Loss evaluations (forward + backward). {_default('iterations')}"),
     learning_rate: float | None = typer.Option(None, "--learning-rate", callback=_finite, rich_help_panel=_OPT,
@@ -120,7 +120,7 @@ def stylize(
     quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="Print only errors.", rich_help_panel=_RUN),
     debug: bool = typer.Option(False, "--debug", metavar="", help="Show tracebacks and debug logs.", rich_help_panel=_RUN),
 ) -> None:
-    """Paint CONTENT in the style of STYLES and write the result to -o OUTPUT.
+    """Paint CONTENT in the style of one or more STYLE images; write the result to -o OUT.
 
     Ctrl-C saves the current image: to OUTPUT if every step ran, else to name.partial.png.
     """
