@@ -90,3 +90,15 @@ def test_total_variation_known_values():
 def test_total_variation_gradcheck():
     image = torch.rand(1, 3, 5, 6, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(total_variation, (image,))
+
+
+def test_gram_backward_in_bf16_follows_fp32():
+    features = torch.randn(1, 16, 12, 12)
+    upstream = torch.randn(1, 16, 16)
+    grads = []
+    for dtype in (torch.float32, torch.bfloat16):
+        x = features.to(dtype).requires_grad_(True)
+        (gram_matrix(x) * upstream).sum().backward()
+        assert x.grad.dtype == dtype
+        grads.append(x.grad.float().flatten())
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.999

@@ -37,27 +37,28 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"gram_matrix expects (B, C, H, W) features, got shape {tuple(features.shape)}")
     b, c, h, w = features.shape
     # (B, H·W, C): a free view for channels_last features, which is how VGG19Features runs.
-    flat = _at_least_fp32(features.movedim(1, -1).reshape(b, h * w, c))
-    return _SymmetricGram.apply(flat) / (c * h * w)
+    return _SymmetricGram.apply(features.movedim(1, -1).reshape(b, h * w, c)) / (c * h * w)
 
 
 class _SymmetricGram(torch.autograd.Function):
-    """Fᵀ·F for F (B, N, C), with a backward of one matmul instead of autograd's two.
+    """Fᵀ·F for F (B, N, C), summed in fp32 at least, with a backward of one matmul, not two.
 
-    d(FᵀF)/dF applied to an upstream gradient D is F·(D + Dᵀ): autograd computes F·Dᵀ and F·D as
-    two (N×C)·(C×C) products; symmetrizing the small C×C matrix first halves that cost (the Gram
-    matrices' share of an iteration is 10-15 % at 512 px).
+    Forward: F is upcast (bf16 products are exact in fp32, so this is a bf16 matmul with fp32
+    accumulation and output). Backward: d(FᵀF)/dF applied to an upstream gradient D is
+    F·(D + Dᵀ); autograd would compute F·Dᵀ and F·D as two (N×C)·(C×C) products. The product
+    runs in F's own dtype, because the gradient flowing into bf16 features is bf16 anyway.
     """
 
     @staticmethod
     def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(flat)
-        return flat.transpose(1, 2) @ flat
+        wide = _at_least_fp32(flat)
+        return wide.transpose(1, 2) @ wide
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (flat,) = ctx.saved_tensors
-        return flat @ (grad + grad.transpose(1, 2))
+        return flat @ (grad + grad.transpose(1, 2)).to(flat.dtype)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
