@@ -76,6 +76,9 @@ CASES = [
     ("weights_negative", lambda t, f: [CONTENT, STYLE, STYLE, "--style-weights", "1,-1"], "must be >= 0; got -1"),
     ("weights_all_zero", lambda t, f: [CONTENT, STYLE, STYLE, "--style-weights", "0,0"], "positive sum"),
     ("weights_nan", lambda t, f: [CONTENT, STYLE, "--style-weights", "nan"], "finite number"),
+    ("weights_empty", lambda t, f: [CONTENT, STYLE, "--style-weights", ","], "one number per style image"),
+    ("seed_huge", lambda t, f: [CONTENT, STYLE, "--seed", str(10**24)], "seed must be <="),
+    ("name_too_long", lambda t, f: [CONTENT, STYLE, "-o", t / "out" / ("x" * 252 + ".png")], "too long"),
     ("content_weight_nan", lambda t, f: [CONTENT, STYLE, "--content-weight", "nan"], "finite number"),
     ("style_weight_inf", lambda t, f: [CONTENT, STYLE, "--style-weight", "inf"], "finite number"),
     ("style_scale_inf", lambda t, f: [CONTENT, STYLE, "--style-scale", "-inf"], "finite number"),
@@ -183,3 +186,18 @@ def test_info_reports_versions_devices_weights_and_cache(tmp_path, monkeypatch):
     assert torch.__version__ in result.output and "cpu:" in result.output
     assert "(verified)" in result.output and "vgg19" in result.output
     assert str(tmp_path / "cache") in result.output and not (tmp_path / "cache").exists()
+
+
+def test_only_scheduled_intermediates_clash(tmp_path):
+    from impasto.cli_run import plan_outputs
+
+    out = tmp_path / "run.png"
+    for name in ("run.0050.png", "run.0500.png", "run.partial.png"):
+        (tmp_path / name).write_bytes(b"old")
+    plan = plan_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=400, force=False)
+    assert plan.saves_at(300, 400) and not plan.saves_at(400, 400) and not plan.saves_at(50, 400)
+    assert plan.partial().name == "run.partial.1.png"  # an old partial is kept without --force
+    with pytest.raises(ValueError, match="run.0500.png exists"):
+        plan_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=False)
+    forced = plan_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=True)
+    assert forced.partial().name == "run.partial.png"

@@ -157,3 +157,30 @@ def test_a_signal_saves_the_current_image_and_exits_130(tmp_path, sig):
         image.load()
         assert image.size == (64, 48)
     assert not list(tmp_path.glob(".*.tmp")) and "Traceback" not in result.stderr
+
+
+def test_an_existing_partial_is_kept(tmp_path):
+    (tmp_path / "out.partial.png").write_bytes(b"earlier partial")
+    result, _ = _run_and_signal(tmp_path, signal.SIGINT)
+    assert result.returncode == 130 and "out.partial.1.png" in result.stderr
+    assert (tmp_path / "out.partial.png").read_bytes() == b"earlier partial"
+    assert Image.open(tmp_path / "out.partial.1.png").size == (64, 48)
+
+
+def test_a_failed_final_write_saves_the_result_beside_it(tmp_path, monkeypatch):
+    from impasto import image_write
+
+    out = tmp_path / "out.png"
+    real = image_write.write_atomic
+
+    def disk_full_for_the_output(path, data):
+        if path == out:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(image_write, "write_atomic", disk_full_for_the_output)
+    result = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "2", "--quiet")
+    line = result.stderr.strip().splitlines()
+    assert result.exit_code == 1 and len(line) == 1 and "cannot write" in line[0] and "No space left" in line[0]
+    assert "saved to" in line[0] and Image.open(tmp_path / "out.partial.png").size == (64, 48)
+    assert not out.exists()

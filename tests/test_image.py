@@ -126,7 +126,8 @@ def test_16_bit_png_output_has_more_than_256_levels_and_srgb(tmp_path):
     assert info["bitdepth"] == 16 and _levels(array) > 256 and np.any(array % 257)
     with Image.open(path) as check:  # other readers accept it, with its profile
         assert check.size == (80, 60)
-        assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(check.info["icc_profile"])))
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(check.info["icc_profile"]))
+        assert "sRGB" in ImageCms.getProfileDescription(profile)
 
 
 def test_tiff_output_is_16_bit_by_default(tmp_path):
@@ -167,9 +168,20 @@ def test_output_format_is_chosen_by_extension():
         output_format("a.png", 12)
 
 
-def test_a_failed_encode_leaves_the_old_file_and_no_temp(tmp_path):
+def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
     path = tmp_path / "keep.png"
     path.write_bytes(b"old")
-    with pytest.raises(ValueError):
-        save_image(torch.zeros(1, 3, 8, 8), path, bit_depth=12)
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("impasto.image_write.os.replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        save_image(torch.zeros(1, 3, 8, 8), path)
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+def test_pil_images_save_at_16_bits_as_exact_multiples(tmp_path):
+    path = save_image(noise_image(20, 10), tmp_path / "pil.tif", bit_depth=16)
+    array = tifffile.imread(path)
+    assert array.dtype == np.uint16 and np.array_equal(array, np.asarray(noise_image(20, 10)).astype(np.uint16) * 257)

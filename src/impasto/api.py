@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from .config import INIT_MODES, MIN_SIZE, StyleConfig
-from .image import ImageSource, fit_long_side, open_image, resize_long_side, to_pil, to_tensor
+from .image import ImageSource, fit_long_side, open_image, resize_exact, resize_long_side, to_pil, to_tensor
 from .optimize import ProgressCallback, optimize_image
 from .system import resolve_device
 from .vgg import load_vgg19
@@ -38,11 +38,6 @@ class PreparedRun:
     init: str | Image.Image  # one of INIT_MODES, or the decoded image to start from
     config: StyleConfig
     device: torch.device
-
-    @property
-    def output_size(self) -> tuple[int, int]:
-        """(width, height) of the result."""
-        return fit_long_side(self.content.width, self.content.height, self.config.size)
 
 
 def _as_list(styles: Styles) -> list[ImageSource]:
@@ -99,7 +94,7 @@ def render(run: PreparedRun, *, callback: ProgressCallback | None = None) -> tor
     content = to_tensor(resize_long_side(run.content, config.size)).to(device)
     styles = [to_tensor(resize_long_side(s, style_size)).to(device) for s in run.styles]
     init: str | torch.Tensor = run.init if isinstance(run.init, str) else to_tensor(
-        run.init.resize((content.shape[-1], content.shape[-2]), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        resize_exact(run.init, (content.shape[-1], content.shape[-2]))
     ).to(device)  # an init image takes the output's exact size, whatever its aspect ratio
     model = load_vgg19(config.weights, pooling=config.pooling, device=device)
     log.info("stylizing %dx%d on %s", content.shape[-1], content.shape[-2], device)

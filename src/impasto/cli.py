@@ -9,6 +9,7 @@ The running of a job (progress, saves, interrupts) is in cli_run.py.
 from __future__ import annotations
 
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Any, get_args
@@ -16,9 +17,9 @@ from typing import Any, get_args
 import typer
 from typer.core import TyperGroup
 
+from .cli_run import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from .config import INIT_MODES, MAX_SIZE, PRESETS, Device, Optimizer, StyleConfig
 
-EXIT_BAD_INPUT = 2
 _DEFAULTS = StyleConfig()
 
 
@@ -69,6 +70,8 @@ def _blend_weights(values: list[str] | None) -> list[float] | None:
         except ValueError:
             raise typer.BadParameter(f"{text!r} is not a number") from None
         weights.append(_finite(weight))
+    if not weights:
+        raise typer.BadParameter("give one number per style image, such as 0.7,0.3")
     return weights
 
 
@@ -167,5 +170,15 @@ def info() -> None:
     typer.echo("\n".join(f"{label:<{width}}  {value}" for label, value in rows))
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> None:
-    app()
+    """The console script: SIGTERM is treated like Ctrl-C from the very start, both exit with 130."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("impasto: interrupted; nothing written", err=True)
+        sys.exit(EXIT_INTERRUPTED)

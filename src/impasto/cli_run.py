@@ -22,8 +22,6 @@ from typing import NoReturn
 
 import typer
 
-from .image_write import output_format, save_image
-
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
@@ -57,6 +55,11 @@ class OutputPlan:
     bit_depth: int
     save_every: int | None
     inputs: tuple[Path, ...]
+    force: bool = False
+
+    def saves_at(self, step: int, total: int) -> bool:
+        """Whether step `step` of `total` is saved as an intermediate (the last step is the output)."""
+        return bool(self.save_every) and step % self.save_every == 0 and step < total
 
     def intermediate(self, step: int, total: int) -> Path:
         """name.0100.png beside the output; at least 4 digits, more when the total needs them."""
@@ -64,9 +67,12 @@ class OutputPlan:
         return self.output.with_name(f"{self.output.stem}.{step:0{digits}d}{self.output.suffix}")
 
     def partial(self) -> Path:
-        """name.partial.png, or name.partial.1.png ... when that name is one of the inputs."""
-        candidates = (f"{self.output.stem}.partial{'' if i == 0 else f'.{i}'}.png" for i in range(100))
-        return next(p for p in map(self.output.with_name, candidates) if not _is_one_of(p, self.inputs))
+        """name.partial.png; without --force, the first of name.partial.1.png ... that is free."""
+        for i in range(1000):
+            path = self.output.with_name(f"{self.output.stem}.partial{f'.{i}' if i else ''}.png")
+            if not _is_one_of(path, self.inputs) and (self.force or not path.exists()):
+                return path
+        raise ValueError(f"no free name for {self.output.stem}.partial.png")
 
 
 def _is_one_of(path: Path, others: Sequence[Path]) -> bool:
@@ -83,26 +89,49 @@ def _is_one_of(path: Path, others: Sequence[Path]) -> bool:
 def plan_outputs(output: Path, inputs: Sequence[Path], *, bit_depth: int | None, save_every: int | None,
                  iterations: int, force: bool) -> OutputPlan:
     """Check every path the run will write, before any heavy work; ValueError names the problem."""
+    from .image_write import output_format
+
     output = output.expanduser()
     inputs = tuple(p.expanduser() for p in inputs)
+    folder = output.parent
+    limit = _name_max(folder)
+    longest = f"{output.stem}.partial.99.png" if save_every is None else f"{output.stem}.{iterations:04d}{output.suffix}"
+    if len(os.fsencode(max(output.name, longest, key=len))) > limit:
+        raise ValueError(f"{output.name}: the file name is too long for this folder (at most {limit} bytes)")
     if output.is_dir():
         raise ValueError(f"{output} is a directory; give a file name such as {output / 'out.png'}")
     fmt, depth = output_format(output, bit_depth)
-    folder = output.parent
     if not folder.exists():
         raise ValueError(f"output folder {folder} does not exist")
     if not folder.is_dir():
         raise ValueError(f"output folder {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"output folder {folder} is not writable")
-    plan = OutputPlan(output, fmt, depth, save_every, inputs)
-    steps = range(save_every, iterations, save_every) if save_every else range(0)
-    for path in [output, *(plan.intermediate(step, iterations) for step in steps)]:
+    plan = OutputPlan(output, fmt, depth, save_every, inputs, force)
+    # The intermediates that would clash are found by listing the folder once, not by testing
+    # every step's name (a long run with --save-every 1 has a million of them).
+    candidates = [output]
+    if save_every:
+        stem, suffix = output.stem, output.suffix
+        for entry in os.scandir(folder):
+            middle = entry.name[len(stem) + 1: len(entry.name) - len(suffix)]
+            if (entry.name.startswith(stem + ".") and entry.name.endswith(suffix) and middle.isdigit()
+                    and plan.saves_at(int(middle), iterations) and plan.intermediate(int(middle), iterations).name
+                    == entry.name):
+                candidates.append(folder / entry.name)
+    for path in candidates:
         if _is_one_of(path, inputs):
             raise ValueError(f"{path} is one of the inputs; choose another output path")
         if path.exists() and not force:
             raise ValueError(f"{path} exists; pass --force to overwrite it")
     return plan
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such folder (reported next), or not POSIX
+        return 255
 
 
 @contextlib.contextmanager
@@ -129,6 +158,7 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .api import render
+    from .image_write import save_image
     from .optimize import NonFiniteLossError
 
     console = Console(stderr=True, quiet=quiet)
@@ -146,7 +176,7 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
         terms = f"loss {p.loss:.3g} = content {p.content_loss:.3g} + style {p.style_loss:.3g}"
         bar.update(task, completed=p.step, terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""),
                    rate=f"{rate:.2f} it/s")
-        if plan.save_every and p.step % plan.save_every == 0 and p.step < p.total:
+        if plan.saves_at(p.step, p.total):
             save_image(p.image, plan.intermediate(p.step, p.total), bit_depth=plan.bit_depth)
 
     with _signals(_raise_interrupt), Progress(*columns, console=console, transient=False) as bar:
@@ -164,15 +194,34 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
             if debug:
                 raise
             fail(_internal_message(err), EXIT_INTERNAL)
-    with _signals(signal.SIG_IGN):  # the result is done: a late Ctrl-C must not lose it
-        save_image(result, plan.output, bit_depth=plan.bit_depth)
+    try:
+        with _signals(signal.SIG_IGN):  # the result is done: a late Ctrl-C must not lose it
+            save_image(result, plan.output, bit_depth=plan.bit_depth)
+    except OSError as err:
+        rescue = _rescue(result, plan)
+        fail(f"cannot write {plan.output} ({err.strerror or err}){rescue}", EXIT_INTERNAL)
     width, height = result.shape[-1], result.shape[-2]
     console.print(f"wrote {plan.output} ({width}x{height}, {plan.bit_depth}-bit {plan.fmt}) "
                   f"in {time.perf_counter() - start:.1f} s")
     return 0
 
 
+def _rescue(image, plan: OutputPlan) -> str:
+    """After a failed final write: try the partial name beside it. Returns a note for the error line."""
+    from .image_write import save_image
+
+    try:
+        path = plan.partial()
+        with _signals(signal.SIG_IGN):
+            save_image(image, path, bit_depth=plan.bit_depth)
+    except (OSError, ValueError):
+        return "; the result could not be saved elsewhere either"
+    return f"; the result was saved to {path}"
+
+
 def _save_interrupted(progress, plan: OutputPlan, console) -> int:
+    from .image_write import save_image
+
     if progress is None:
         console.print("interrupted before the first step; nothing written")
         return EXIT_INTERRUPTED

@@ -94,12 +94,15 @@ def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
-def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False, strict: bool = False) -> None:
+def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False, strict: bool = False,
+                  maximum: float = math.inf) -> None:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}")
     if not math.isfinite(value) or value < minimum or (strict and value == minimum):
         raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}; got {value!r}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {value!r}")
 
 
 def _validate(c: StyleConfig) -> None:
@@ -107,7 +110,7 @@ def _validate(c: StyleConfig) -> None:
 
     _check_number("size", c.size, minimum=MIN_SIZE, integer=True)
     _check_number("iterations", c.iterations, minimum=0, integer=True)
-    _check_number("seed", c.seed, minimum=0, integer=True)
+    _check_number("seed", c.seed, minimum=0, integer=True, maximum=2**63 - 1)  # torch.Generator's range
     _check_number("lbfgs_history", c.lbfgs_history, minimum=1, integer=True)
     for name in ("content_weight", "style_weight", "tv_weight"):
         _check_number(name, getattr(c, name), minimum=0)

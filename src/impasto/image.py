@@ -80,6 +80,13 @@ def _first_line(err: BaseException) -> str:
 
 def _check_file(path: Path) -> None:
     """The common file problems, each with its own message, before Pillow sees the file."""
+    try:
+        _check_path(path)
+    except OSError as err:  # a name too long, a loop of links, ...
+        raise ValueError(f"{path}: {err.strerror or err}") from None
+
+
+def _check_path(path: Path) -> None:
     name = str(path)
     if not path.exists():
         raise ValueError(f"{name}: no such file")
@@ -165,10 +172,12 @@ def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:
     reducing_gap: a big downscale first reduces by an integer factor (box filter), which Pillow
     documents as indistinguishable from a full Lanczos pass while being many times faster.
     """
-    size = fit_long_side(image.width, image.height, long_side)
-    if size == image.size:
-        return image
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return resize_exact(image, fit_long_side(image.width, image.height, long_side))
+
+
+def resize_exact(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize with Lanczos to exactly (width, height), whatever the aspect ratio."""
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

@@ -115,7 +115,8 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike, *, bi
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to a temp file beside `path`, flush it to disk, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A short fixed prefix: a temp name never runs past the file-name limit that the final one meets.
+    fd, tmp = tempfile.mkstemp(prefix=".impasto-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
