@@ -86,6 +86,7 @@ CASES = [
     ("preset", lambda t, f: [CONTENT, STYLE, "--preset", "fast"], "unknown preset 'fast'"),
     ("optimizer", lambda t, f: [CONTENT, STYLE, "--optimizer", "sgd"], "optimizer must be one of lbfgs, adam"),
     ("device", lambda t, f: [CONTENT, STYLE, "--device", "tpu"], "device must be one of"),
+    ("precision", lambda t, f: [CONTENT, STYLE, "--precision", "fp8"], "precision must be one of auto, fp32, bf16"),
     ("bit_depth_jpeg", lambda t, f: [CONTENT, STYLE, "-o", t / "out" / "o.jpg", "--bit-depth", "16"], "8 bits"),
     ("bit_depth_12", lambda t, f: [CONTENT, STYLE, "--bit-depth", "12"], "bit depth must be 8 or 16"),
     ("iterations_negative", lambda t, f: [CONTENT, STYLE, "--iterations", "-1"], "iterations must be >= 0"),
@@ -163,7 +164,7 @@ def test_help_lists_every_option():
     assert result.exit_code == 0
     for option in ("--size", "--style-weights", "--style-scale", "--content-weight", "--style-weight",
                    "--tv-weight", "--init", "--optimizer", "--iterations", "--preset", "--seed", "--device",
-                   "--save-every", "--force", "--quiet", "--debug", "--bit-depth", "--allow-huge"):
+                   "--save-every", "--force", "--quiet", "--debug", "--bit-depth", "--allow-huge", "--precision"):
         assert option in result.output, option
     top = runner.invoke(app, ["--help"])
     assert top.exit_code == 0 and all(c in top.output for c in ("stylize", "layers", "info"))

@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from .cli_run import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-from .config import INIT_MODES, MAX_SIZE, PRESETS, Device, Optimizer, StyleConfig
+from .config import INIT_MODES, MAX_SIZE, PRESETS, Device, Optimizer, Precision, StyleConfig
 
 _DEFAULTS = StyleConfig()
 
@@ -118,6 +118,9 @@ def stylize(
     seed: int | None = typer.Option(None, "--seed", rich_help_panel=_OPT, help=f"For noise init. {_default('seed')}"),
     device: str | None = typer.Option(None, "--device", metavar="|".join(get_args(Device)), rich_help_panel=_RUN,
                                       help=f"Where to compute. {_default('device')}"),
+    precision: str | None = typer.Option(None, "--precision", metavar="|".join(get_args(Precision)),
+                                         rich_help_panel=_RUN, help="Network arithmetic; auto is bf16 where the "
+                                         f"hardware has it. {_default('precision')}"),
     allow_huge: bool = typer.Option(False, "--allow-huge", metavar="", rich_help_panel=_RUN,
                                     help=f"Allow --size over {MAX_SIZE} and inputs over Pillow's pixel limit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="Print only errors.", rich_help_panel=_RUN),
@@ -134,7 +137,7 @@ def stylize(
         "size": size, "iterations": iterations, "seed": seed, "init": init, "device": device,
         "optimizer": optimizer, "learning_rate": learning_rate, "content_weight": content_weight,
         "style_weight": style_weight, "tv_weight": tv_weight, "style_scale": style_scale,
-        "style_blend_weights": style_weights,
+        "style_blend_weights": style_weights, "precision": precision,
     }.items() if v is not None}  # only what the user gave: config.py keeps every default
     inputs = [content, *styles] + ([Path(init)] if init and init not in INIT_MODES else [])
     try:
