@@ -107,8 +107,9 @@ def child_engine(size: int, precision: str, iterations: int, device: str) -> dic
 
     def forward_backward() -> None:
         image.grad = None
-        features = model(image, layers, dtype=dtype)
-        sum(f.float().mean() for f in features.values()).backward()
+        features = list(model(image, layers, dtype=dtype).values())
+        # A gradient of ones in each feature's own layout, as the losses' gradients arrive.
+        torch.autograd.backward(features, [torch.ones_like(f) for f in features])
 
     network = _median_time(forward_backward, repeats=3, warmup=1, sync=sync)
     if dev.type == "cuda":
@@ -170,7 +171,7 @@ def engine_table(args) -> list[dict]:
 def side_by_side(args, folder: Path) -> dict:
     from impasto.config import StyleConfig
 
-    n1, n2, size = args.steps[0], args.steps[1], 512
+    n1, n2, size = args.steps[0], args.steps[1], args.versus_size
     default_steps = StyleConfig().iterations
     times: dict[tuple[str, int], list[tuple[float, int]]] = {}
     plan = [("pastiche", n1), ("impasto", n1), ("pastiche", n2), ("impasto", default_steps)]
@@ -245,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, nargs=2, default=[10, 100], metavar=("N1", "N2"),
                         help="pastiche's two run lengths; impasto's are N1 and its default")
+    parser.add_argument("--versus-size", type=int, default=512, help="size of the side-by-side runs")
     parser.add_argument("--no-pastiche", action="store_true", help="only the peak and engine tables")
     parser.add_argument("--pastiche-full", action="store_true", help="also run pastiche's 1000 steps for quality")
     parser.add_argument("--quick", action="store_true", help="one repeat, 256 and 512 px, pastiche 5/20 steps")
