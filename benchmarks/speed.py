@@ -87,8 +87,10 @@ def child_engine(size: int, precision: str, iterations: int, device: str) -> dic
     from impasto.config import StyleConfig
     from impasto.image import load_tensor
     from impasto.optimize import optimize_image
-    from impasto.system import resolve_precision
+    from impasto.system import resolve_precision, tune_allocator
     from impasto.vgg import load_vgg19
+
+    tune_allocator()  # as the CLI does
 
     dev = torch.device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)

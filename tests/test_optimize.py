@@ -96,3 +96,16 @@ def test_every_init_mode_of_the_config_has_an_initializer(content_tensor):
     for mode in INIT_MODES:
         image = initial_image(content_tensor, mode, 0)
         assert image.shape == content_tensor.shape and 0 <= image.min() and image.max() <= 1
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_each_iteration_is_exactly_one_evaluation(content_tensor, style_tensor, vgg, optimizer):
+    evaluations = []
+
+    def counting(image, layers, **kwargs):
+        evaluations.append(image.requires_grad)  # targets are computed without grad
+        return vgg(image, layers, **kwargs)
+
+    config = StyleConfig(size=64, iterations=7, optimizer=optimizer, learning_rate=0.02 if optimizer == "adam" else 1)
+    optimize_image(content_tensor, [style_tensor], counting, config)
+    assert evaluations.count(True) == 7 and evaluations.count(False) == 2  # content and style targets

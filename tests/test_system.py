@@ -18,3 +18,11 @@ def test_devices():
     assert available_devices()["cpu"] is True and list(available_devices()) == ["cuda", "mps", "cpu"]
     with pytest.raises(ValueError, match="device must be one of auto, cuda, mps, cpu; got 'tpu'"):
         resolve_device("tpu")
+
+
+def test_tune_allocator_applies_on_glibc():
+    import platform
+
+    from impasto.system import tune_allocator
+
+    assert tune_allocator() is (platform.libc_ver()[0] == "glibc")

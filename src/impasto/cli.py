@@ -131,8 +131,10 @@ def stylize(
     Ctrl-C saves the current image: to OUTPUT if every step ran, else to name.partial.png.
     """
     from . import cli_run
+    from .system import tune_allocator
 
     cli_run.setup_logging(quiet=quiet, debug=debug)
+    tune_allocator()  # 1.1-1.2x per iteration on glibc (README, Speed)
     overrides = {k: v for k, v in {
         "size": size, "iterations": iterations, "seed": seed, "init": init, "device": device,
         "optimizer": optimizer, "learning_rate": learning_rate, "content_weight": content_weight,

@@ -205,6 +205,8 @@ class VGG19Features(nn.Module):
             raise ValueError(f"unknown VGG19 layer(s) {sorted(unknown)}; known: {', '.join(LAYER_NAMES)}")
         if not wanted:
             return {}
+        # Differs from Gatys et al. 2015 (fp32 Caffe) when dtype is bf16: 8-bit mantissas in the
+        # convolutions, fp32 accumulation; the gradient's cosine with fp32's stays above 0.99 (tests).
         with torch.autocast(image.device.type, dtype=dtype, enabled=dtype != torch.float32):
             return self._run(image, wanted)
 

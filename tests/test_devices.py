@@ -1,0 +1,93 @@
+"""The engine on every device this machine has: CPU always, CUDA when present (benchmarks/gpu_check.sh).
+
+Precision: bf16 autocast must follow fp32 closely, and the optimizer must not wait on the device
+inside its two-loop recursion (checked with CUDA's sync debug mode where CUDA exists).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from impasto.config import StyleConfig
+from impasto.lbfgs import LBFGS
+from impasto.losses import content_loss, style_loss
+from impasto.optimize import optimize_image, style_targets
+from impasto.system import bf16_native, resolve_precision
+from impasto.vgg import load_vgg19
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+pytestmark = pytest.mark.parametrize("device", DEVICES)
+
+
+@pytest.fixture()
+def images(content_tensor, style_tensor, device):
+    return content_tensor.to(device), style_tensor.to(device)
+
+
+def test_auto_precision_follows_the_hardware(device):
+    dev = torch.device(device)
+    expected = torch.bfloat16 if bf16_native(dev) else torch.float32
+    assert resolve_precision("auto", dev) == expected
+    assert resolve_precision("fp32", dev) == torch.float32 and resolve_precision("bf16", dev) == torch.bfloat16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_run_stays_on_its_device_and_lowers_the_loss(images, device, precision):
+    content, style = images
+    losses = []
+    config = StyleConfig(size=64, iterations=6, precision=precision)
+    result = optimize_image(content, [style], load_vgg19(device=device), config,
+                            callback=lambda p: losses.append(p.loss))
+    assert result.device.type == device and result.dtype == torch.float32
+    assert torch.isfinite(result).all() and 0 <= result.min() and result.max() <= 1
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def _loss_and_grad(model, content, style, dtype):
+    config = StyleConfig()
+    weights = config.layer_weights()
+    targets = style_targets(model, [style], config, dtype)
+    with torch.no_grad():
+        content_target = model(content, ["relu4_2"], dtype=dtype)["relu4_2"]
+    image = content.flip(-1).clone().requires_grad_(True)  # away from the content: a real gradient
+    features = model(image, ["relu4_2", *weights], dtype=dtype)
+    loss = content_loss(features["relu4_2"], content_target) + 20 * style_loss(features, targets, weights)
+    loss.backward()
+    return loss.detach(), image.grad.flatten(), targets
+
+
+def test_bf16_follows_fp32(images, device):
+    content, style = images
+    model = load_vgg19(device=device)
+    loss32, grad32, grams32 = _loss_and_grad(model, content, style, torch.float32)
+    loss16, grad16, grams16 = _loss_and_grad(model, content, style, torch.bfloat16)
+    assert torch.nn.functional.cosine_similarity(grad32, grad16, dim=0) > 0.99
+    assert abs(loss16 - loss32) / loss32 < 0.02
+    for layer, gram in grams32.items():
+        assert grams16[layer].dtype == torch.float32  # Gram targets stay fp32 under bf16
+        assert (grams16[layer] - gram).norm() / gram.norm() < 0.02, layer
+
+
+def test_lbfgs_recursion_never_waits_for_the_device(device):
+    if device != "cuda":
+        pytest.skip("host syncs only exist on an accelerator")
+    image = torch.rand(1, 3, 32, 32, device=device, requires_grad=True)
+    optimizer = LBFGS(image, history=5)
+
+    def closure():
+        image.grad = None
+        loss = (image - 0.3).pow(2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(4):
+        optimizer.step(closure)
+    grad = image.grad.detach().clone()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        optimizer._direction(grad)  # the two-loop recursion with 3 pairs
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(optimizer.pairs) >= 2
