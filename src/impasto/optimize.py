@@ -96,14 +96,14 @@ class _HostCopy:
     """
 
     def __init__(self, n: int, device: torch.device):
-        self.cuda = device.type == "cuda"
+        self.cuda, self.device = device.type == "cuda", device
         self.buffer = torch.empty(n, dtype=torch.float32, pin_memory=self.cuda)
         self.event = torch.cuda.Event() if self.cuda else None
 
     def put(self, values: torch.Tensor) -> None:
         self.buffer.copy_(values.float(), non_blocking=self.cuda)
-        if self.event is not None:
-            self.event.record()
+        if self.event is not None:  # on the stream of the tensors' own GPU, not the current one
+            self.event.record(torch.cuda.current_stream(self.device))
 
     def get(self) -> list[float]:
         if self.event is not None:

@@ -44,8 +44,8 @@ def _cpu_flags() -> set[str]:
 
 def bf16_native(device: torch.device) -> bool:
     """Whether `device` computes bf16 convolutions natively (so bf16 is faster, not emulated)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+    if device.type == "cuda":  # Ampere (8.x) and newer; older GPUs only emulate bf16, slowly
+        return torch.cuda.get_device_properties(device).major >= 8
     if device.type == "cpu":
         return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
     return False  # mps: bf16 support depends on the OS version; fp32 is the safe choice
@@ -74,7 +74,7 @@ def tune_allocator() -> bool:
     blocks with fresh mmaps and trims the heap when they are freed, so each iteration faults its
     working set back in page by page (millions of page faults per run). Raising the mmap threshold
     to glibc's maximum (32 MiB) and the trim threshold to 1 GiB keeps that memory in the heap.
-    Process-wide: called by the CLI (and the web and batch workers), never at import.
+    Process-wide: called by the CLI, never at import; long-running callers may call it too.
     Returns whether it applied (False off glibc).
     """
     import ctypes
