@@ -1,6 +1,6 @@
 """The engine on every device this machine has: CPU always, CUDA when present (benchmarks/gpu_check.sh).
 
-Precision: bf16 autocast must follow fp32 closely, and the optimizer must not wait on the device
+Precision: bf16 convolutions must follow fp32 closely, and the optimizer must not wait on the device
 inside its two-loop recursion (checked with CUDA's sync debug mode where CUDA exists).
 """
 

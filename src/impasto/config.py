@@ -54,7 +54,7 @@ class StyleConfig:
     pooling: Pooling = "max"
     seed: int = 0
     device: Device = "auto"
-    # auto: bf16 autocast inside VGG19 where the hardware computes it natively (CUDA, CPUs with
+    # auto: bf16 convolutions inside VGG19 where the hardware computes them natively (CUDA, CPUs with
     # avx512_bf16 or AMX), else fp32. Gram matrices, losses and the optimizer stay fp32 (README).
     precision: Precision = "auto"
     weights: str | None = None  # VGG19 weights file; None: the embedded default

@@ -14,6 +14,7 @@ preprocessing (BGR, 0-255, minus the mean pixel) happens inside `VGG19Features.f
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import logging
@@ -186,6 +187,7 @@ class VGG19Features(nn.Module):
         self.register_buffer("mean_bgr", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
+        self._low_precision: dict[tuple[torch.dtype, torch.device], nn.ModuleDict] = {}
 
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) sRGB [0, 1] -> the Caffe input: BGR, 0-255, mean pixel subtracted."""
@@ -195,8 +197,8 @@ class VGG19Features(nn.Module):
                 dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
         """{layer: (B, C, H', W') features} for the named layers.
 
-        dtype: the convolutions' precision. bfloat16 runs them under autocast (weights and
-        activations in bf16, accumulation in fp32); features then come back in bf16, and the
+        dtype: the convolutions' precision. With bfloat16, weights and activations are bf16 and the
+        convolutions accumulate in fp32 (as under autocast); features come back in bf16, and the
         losses upcast them (losses.py). The image and its gradient stay in the image's dtype.
         """
         wanted = set(layers)
@@ -207,18 +209,28 @@ class VGG19Features(nn.Module):
             return {}
         # Differs from Gatys et al. 2015 (fp32 Caffe) when dtype is bf16: 8-bit mantissas in the
         # convolutions, fp32 accumulation; the gradient's cosine with fp32's stays above 0.99 (tests).
-        with torch.autocast(image.device.type, dtype=dtype, enabled=dtype != torch.float32):
-            return self._run(image, wanted)
+        return self._run(image, wanted, dtype)
 
-    def _run(self, image: torch.Tensor, wanted: set[str]) -> dict[str, torch.Tensor]:
+    def _convs(self, dtype: torch.dtype, device: torch.device) -> nn.ModuleDict:
+        """The conv layers in `dtype`: a low-precision copy is made once per (dtype, device) and
+        kept, the same arithmetic as autocast without casting 20M weights on every call."""
+        if dtype == torch.float32:
+            return self.convs
+        key = (dtype, device)
+        if key not in self._low_precision:
+            self._low_precision[key] = copy.deepcopy(self.convs).to(device=device, dtype=dtype)
+        return self._low_precision[key]
+
+    def _run(self, image: torch.Tensor, wanted: set[str], dtype: torch.dtype) -> dict[str, torch.Tensor]:
         last = max(LAYER_NAMES.index(n) for n in wanted)
+        convs = self._convs(dtype, image.device)
         # channels_last is faster for the oneDNN and cuDNN convolutions. The image gradient still
-        # comes back in the image's own (contiguous) layout, which the optimizers keep.
-        x = self.preprocess(image).contiguous(memory_format=torch.channels_last)
+        # comes back in the image's own dtype and (contiguous) layout, which the optimizers keep.
+        x = self.preprocess(image).to(dtype=dtype, memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         for name in LAYER_NAMES[: last + 1]:
             if name.startswith("conv"):
-                x = self.convs[name](x)
+                x = convs[name](x)
             elif name.startswith("relu"):
                 # In place is safe only when nobody keeps the conv output it overwrites.
                 x = F.relu(x, inplace=name.replace("relu", "conv") not in wanted)
