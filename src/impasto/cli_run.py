@@ -195,8 +195,7 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
                 raise
             fail(_internal_message(err), EXIT_INTERNAL)
     try:
-        with _signals(signal.SIG_IGN):  # the result is done: a late Ctrl-C must not lose it
-            save_image(result, plan.output, bit_depth=plan.bit_depth)
+        _save_uninterrupted(result, plan.output, plan)  # the result is done: a late Ctrl-C must not lose it
     except OSError as err:
         rescue = _rescue(result, plan)
         fail(f"cannot write {plan.output} ({err.strerror or err}){rescue}", EXIT_INTERNAL)
@@ -206,22 +205,25 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
     return 0
 
 
-def _rescue(image, plan: OutputPlan) -> str:
-    """After a failed final write: try the partial name beside it. Returns a note for the error line."""
+def _save_uninterrupted(image, path: Path, plan: OutputPlan) -> None:
+    """Save at the plan's bit depth with SIGINT and SIGTERM ignored, so no Ctrl-C cuts it short."""
     from .image_write import save_image
 
+    with _signals(signal.SIG_IGN):
+        save_image(image, path, bit_depth=plan.bit_depth)
+
+
+def _rescue(image, plan: OutputPlan) -> str:
+    """After a failed final write: try the partial name beside it. Returns a note for the error line."""
     try:
         path = plan.partial()
-        with _signals(signal.SIG_IGN):
-            save_image(image, path, bit_depth=plan.bit_depth)
+        _save_uninterrupted(image, path, plan)
     except (OSError, ValueError):
         return "; the result could not be saved elsewhere either"
     return f"; the result was saved to {path}"
 
 
 def _save_interrupted(progress, plan: OutputPlan, console) -> int:
-    from .image_write import save_image
-
     if progress is None:
         console.print("interrupted before the first step; nothing written")
         return EXIT_INTERRUPTED
@@ -230,8 +232,7 @@ def _save_interrupted(progress, plan: OutputPlan, console) -> int:
         return EXIT_INTERRUPTED
     complete = progress.step == progress.total
     path = plan.output if complete else plan.partial()
-    with _signals(signal.SIG_IGN):  # a second Ctrl-C must not cut this save short
-        save_image(progress.image, path, bit_depth=plan.bit_depth)
+    _save_uninterrupted(progress.image, path, plan)  # a second Ctrl-C must not cut this save short
     console.print(f"interrupted at step {progress.step}/{progress.total}; wrote the current image to {path}")
     return EXIT_INTERRUPTED
 
