@@ -73,9 +73,8 @@ def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None 
     content_image = open_image(content, allow_huge=allow_huge)
     _check_size(content_image, config.size, f"content image {_name(content)}", "size")
     style_images = tuple(open_image(s, allow_huge=allow_huge) for s in style_list)
-    style_size = round(config.size * config.style_scale)
     for source, image in zip(style_list, style_images):
-        _check_size(image, style_size, f"style image {_name(source)}", "style_scale")
+        _check_size(image, config.style_size, f"style image {_name(source)}", "style_scale")
     init: str | Image.Image = config.init
     if init not in INIT_MODES:
         init = open_image(init, allow_huge=allow_huge)
@@ -90,9 +89,8 @@ def render(run: PreparedRun, *, callback: ProgressCallback | None = None) -> tor
     run diverges; KeyboardInterrupt passes through (the callback's last image is the current one).
     """
     config, device = run.config, run.device
-    style_size = round(config.size * config.style_scale)
     content = to_tensor(resize_long_side(run.content, config.size)).to(device)
-    styles = [to_tensor(resize_long_side(s, style_size)).to(device) for s in run.styles]
+    styles = [to_tensor(resize_long_side(s, config.style_size)).to(device) for s in run.styles]
     init: str | torch.Tensor = run.init if isinstance(run.init, str) else to_tensor(
         resize_exact(run.init, (content.shape[-1], content.shape[-2]))
     ).to(device)  # an init image takes the output's exact size, whatever its aspect ratio

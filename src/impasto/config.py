@@ -74,6 +74,11 @@ class StyleConfig:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         return dataclasses.replace(cls(**PRESETS[name]), **overrides)
 
+    @property
+    def style_size(self) -> int:
+        """Long side of the style images, in pixels: `size * style_scale`."""
+        return round(self.size * self.style_scale)
+
     def blend_weights(self, n_styles: int) -> list[float]:
         """One blend weight per style image (equal when unset); ValueError when the counts differ."""
         if n_styles < 1:
