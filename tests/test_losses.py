@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from impasto import losses
 from impasto.losses import blend_grams, content_loss, gram_matrix, style_layer_loss, style_loss, total_variation
 
 
@@ -22,6 +23,14 @@ def test_gram_matrix_is_symmetric_and_layout_independent():
 def test_gram_matrix_accumulates_low_precision_in_fp32():
     features = torch.randn(1, 4, 8, 8).bfloat16()
     assert gram_matrix(features).dtype == torch.float32
+
+
+def test_bf16_gram_summed_in_slabs_matches_float64(monkeypatch):
+    # A slab of 64 elements over 8 channels is 8 rows: 100 positions take 13 slabs, the last one short.
+    monkeypatch.setattr(losses, "_SLAB_ELEMENTS", 64)
+    features = torch.randn(2, 8, 10, 10).bfloat16()
+    expected = gram_matrix(features.double()).float()
+    torch.testing.assert_close(gram_matrix(features), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_gram_matrix_gradcheck():

@@ -40,6 +40,9 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return _SymmetricGram.apply(features.movedim(1, -1).reshape(b, h * w, c)) / (c * h * w)
 
 
+_SLAB_ELEMENTS = 1 << 20
+
+
 class _SymmetricGram(torch.autograd.Function):
     """Fᵀ·F for F (B, N, C), summed in fp32 at least, with a backward of one matmul, not two.
 
@@ -52,8 +55,18 @@ class _SymmetricGram(torch.autograd.Function):
     @staticmethod
     def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(flat)
-        wide = _at_least_fp32(flat)
-        return wide.transpose(1, 2) @ wide
+        if flat.dtype in (torch.float32, torch.float64):
+            return flat.transpose(1, 2) @ flat
+        # Upcast a slab of rows at a time and accumulate in place. A whole fp32 copy of relu1_1
+        # is 50 MB at 512x384 and 4.3 GB at 4096x4096, fresh pages on every step; slabs of
+        # 1 Mi elements (4 MiB) stay in cache. On relu1_1 of a 512x384 image, alone: 12.7 ms
+        # against 31.9 ms for the whole copy (inside a full step the gain is within noise).
+        b, _, c = flat.shape
+        acc = flat.new_zeros((b, c, c), dtype=torch.float32)
+        for slab in flat.split(max(1, _SLAB_ELEMENTS // c), dim=1):
+            wide = slab.float()
+            acc.baddbmm_(wide.transpose(1, 2), wide)
+        return acc
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
