@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from impasto import losses
-from impasto.losses import blend_grams, content_loss, gram_matrix, style_layer_loss, style_loss, total_variation
+from impasto.losses import blend_grams, content_loss, gram_matrix, style_layer_loss, style_loss, style_loss_of_grams, total_variation
 
 
 def test_gram_matrix_known_values():
@@ -64,8 +64,12 @@ def test_style_loss_weights_layers_and_skips_zero_weights():
     l2 = style_layer_loss(gram_matrix(f2), t2)
     torch.testing.assert_close(style_loss(features, targets, {"a": 2.0, "b": 0.5}), 2 * l1 + 0.5 * l2)
     torch.testing.assert_close(style_loss(features, targets, {"a": 1.0, "b": 0.0}), l1)
-    with pytest.raises(ValueError, match="no features or no target"):
+    with pytest.raises(ValueError, match="no features"):
         style_loss({"a": f1}, targets, {"a": 1.0, "b": 1.0})
+    with pytest.raises(ValueError, match="no Gram matrix or no target"):
+        style_loss(features, {"a": t1}, {"a": 1.0, "b": 1.0})
+    grams = {"a": gram_matrix(f1), "b": gram_matrix(f2)}
+    torch.testing.assert_close(style_loss_of_grams(grams, targets, {"a": 2.0, "b": 0.5}), 2 * l1 + 0.5 * l2)
 
 
 def test_style_loss_is_zero_at_the_target_and_has_the_right_gradient():

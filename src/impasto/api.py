@@ -17,16 +17,18 @@ import torch
 from PIL import Image
 
 from .config import INIT_MODES, MIN_SIZE, StyleConfig
-from .image import ImageSource, fit_long_side, open_image, resize_exact, resize_long_side, to_pil, to_tensor
-from .optimize import ProgressCallback, optimize_image
-from .system import resolve_device
+from .image import ImageSource, open_image, resize_exact, resize_long_side, to_pil, to_tensor
+from .memory import ScalePlan, plan_scale
+from .optimize import ProgressCallback, optimize_scales
+from .schedule import Scale, fit_long_side, plan_scales
+from .system import memory_budget, resolve_device, resolve_precision
 from .vgg import load_vgg19
 
 log = logging.getLogger(__name__)
 
 Styles = ImageSource | Sequence[ImageSource]
 
-__all__ = ["PreparedRun", "prepare", "render", "resolve_device", "stylize"]
+__all__ = ["PreparedRun", "plan", "prepare", "render", "resolve_device", "stylize"]
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,26 @@ def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None 
     content_image = open_image(content, allow_huge=allow_huge)
     _check_size(content_image, config.size, f"content image {_name(content)}", "size")
     style_images = tuple(open_image(s, allow_huge=allow_huge) for s in style_list)
+    smallest = min(s.style_size for s in plan_scales(content_image.width, content_image.height, config))
     for source, image in zip(style_list, style_images):
-        _check_size(image, config.style_size, f"style image {_name(source)}", "style_scale")
+        _check_size(image, smallest, f"style image {_name(source)}", "style_scale or style_size")
     init: str | Image.Image = config.init
     if init not in INIT_MODES:
         init = open_image(init, allow_huge=allow_huge)
         _check_size(init, None, f"init image {config.init}", "init")
     return PreparedRun(content_image, style_images, init, config, device)
+
+
+def plan(run: PreparedRun) -> list[tuple[Scale, ScalePlan]]:
+    """Every scale of the run with how it runs (whole or tiled) within the memory budget.
+
+    ValueError when a scale cannot fit the budget even in the smallest tiles.
+    """
+    config = run.config
+    budget = config.max_memory or memory_budget(run.device)
+    act_bytes = resolve_precision(config.precision, run.device).itemsize
+    scales = plan_scales(run.content.width, run.content.height, config)
+    return [(scale, plan_scale(scale, config, budget, act_bytes=act_bytes)) for scale in scales]
 
 
 def render(run: PreparedRun, *, callback: ProgressCallback | None = None) -> torch.Tensor:
@@ -89,14 +104,23 @@ def render(run: PreparedRun, *, callback: ProgressCallback | None = None) -> tor
     run diverges; KeyboardInterrupt passes through (the callback's last image is the current one).
     """
     config, device = run.config, run.device
-    content = to_tensor(resize_long_side(run.content, config.size)).to(device)
-    styles = [to_tensor(resize_long_side(s, config.style_size)).to(device) for s in run.styles]
+    rungs = plan(run)
+
+    def content_at(scale: Scale) -> torch.Tensor:
+        return to_tensor(resize_exact(run.content, (scale.width, scale.height))).to(device)
+
+    def styles_at(scale: Scale) -> list[torch.Tensor]:
+        return [to_tensor(resize_long_side(s, scale.style_size)).to(device) for s in run.styles]
+
+    first = rungs[0][0]
     init: str | torch.Tensor = run.init if isinstance(run.init, str) else to_tensor(
-        resize_exact(run.init, (content.shape[-1], content.shape[-2]))
-    ).to(device)  # an init image takes the output's exact size, whatever its aspect ratio
+        resize_exact(run.init, (first.width, first.height))
+    ).to(device)  # an init image takes the first scale's exact size, whatever its aspect ratio
     model = load_vgg19(config.weights, pooling=config.pooling, device=device)
-    log.info("stylizing %dx%d on %s", content.shape[-1], content.shape[-2], device)
-    return optimize_image(content, styles, model, config, init=init, callback=callback)
+    for scale, how in rungs:
+        log.info("scale %d/%d: %dx%d, %d steps, %s", scale.index + 1, len(rungs), scale.width, scale.height,
+                 scale.iterations, "whole" if how.tile is None else f"tiles of {how.tile} px")
+    return optimize_scales(model, rungs, content_at, styles_at, config, init=init, callback=callback)
 
 
 def stylize(

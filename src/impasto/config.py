@@ -35,7 +35,15 @@ class StyleConfig:
     """
 
     size: int = 512  # longest side of the output, in pixels
-    iterations: int = 150  # loss evaluations (forward + backward passes)
+    # Coarse-to-fine (schedule.py): rungs from start_size up to size, √2 apart. The first rung
+    # paints for `iterations` steps, each later one refines for `scale_iterations`.
+    # start_size >= size, or None: one scale, as in Gatys et al. 2015.
+    start_size: int | None = 512
+    iterations: int = 150  # loss evaluations (forward + backward passes) at the first scale
+    scale_iterations: int = 60  # at each later scale
+    # Exponential moving average of the iterates at each scale (bias-corrected); the average is the
+    # scale's result and seeds the next one. 0 turns it off.
+    ema_decay: float = 0.0
     optimizer: Optimizer = "lbfgs"
     learning_rate: float = 1.0  # L-BFGS step scale; for Adam, in [0, 1] pixel units (0.02 is good)
     lbfgs_history: int = 20  # curvature pairs; memory is 2 image copies per pair
@@ -50,7 +58,8 @@ class StyleConfig:
     # that relu4_1 does not drown the others. None: 1 for every layer.
     style_layer_weights: tuple[float, ...] | None = (200.0, 2.0, 4.0, 0.1, 20.0)
     style_blend_weights: tuple[float, ...] | None = None  # per style image; None: equal
-    style_scale: float = 1.0  # style image's long side, relative to `size`
+    style_scale: float = 1.0  # style image's long side, relative to each scale's long side
+    style_size: int | None = None  # fixed long side of the style images, in px; None: follow the scale
     pooling: Pooling = "max"
     seed: int = 0
     device: Device = "auto"
@@ -58,6 +67,10 @@ class StyleConfig:
     # avx512_bf16 or AMX), else fp32. Gram matrices, losses and the optimizer stay fp32 (README).
     precision: Precision = "auto"
     weights: str | None = None  # VGG19 weights file; None: the embedded default
+    # Memory budget of a run, in bytes; scales whose estimate exceeds it run tile by tile.
+    # None: a safe share of the RAM or VRAM found (system.memory_budget).
+    max_memory: int | None = None
+    tile_size: int | None = None  # force tiles of this core size (px); None: only as memory requires
 
     def __post_init__(self) -> None:
         # Tuples arrive as lists from JSON or the CLI; normalize so the config stays hashable.
@@ -74,10 +87,9 @@ class StyleConfig:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         return dataclasses.replace(cls(**PRESETS[name]), **overrides)
 
-    @property
-    def style_size(self) -> int:
-        """Long side of the style images, in pixels: `size * style_scale`."""
-        return round(self.size * self.style_scale)
+    def style_size_at(self, long_side: int) -> int:
+        """Long side of the style images for a scale of `long_side` px: style_size, else long_side * style_scale."""
+        return self.style_size if self.style_size is not None else max(1, round(long_side * self.style_scale))
 
     def blend_weights(self, n_styles: int) -> list[float]:
         """One blend weight per style image (equal when unset); ValueError when the counts differ."""
@@ -114,7 +126,17 @@ def _validate(c: StyleConfig) -> None:
     from .vgg import LAYER_NAMES
 
     _check_number("size", c.size, minimum=MIN_SIZE, integer=True)
+    if c.start_size is not None:
+        _check_number("start_size", c.start_size, minimum=MIN_SIZE, integer=True)
     _check_number("iterations", c.iterations, minimum=0, integer=True)
+    _check_number("scale_iterations", c.scale_iterations, minimum=0, integer=True)
+    _check_number("ema_decay", c.ema_decay, minimum=0, maximum=0.9999)
+    if c.style_size is not None:
+        _check_number("style_size", c.style_size, minimum=MIN_SIZE, integer=True)
+    if c.max_memory is not None:
+        _check_number("max_memory", c.max_memory, minimum=1 << 28, integer=True)  # 256 MiB: VGG19 alone
+    if c.tile_size is not None:
+        _check_number("tile_size", c.tile_size, minimum=MIN_SIZE, integer=True)
     _check_number("seed", c.seed, minimum=0, integer=True, maximum=2**63 - 1)  # torch.Generator's range
     _check_number("lbfgs_history", c.lbfgs_history, minimum=1, integer=True)
     for name in ("content_weight", "style_weight", "tv_weight"):
@@ -166,5 +188,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         # w_l = 1/5 on the paper's E_l is N_l²/20 on our mean-normalized layer loss.
         "style_layer_weights": tuple(n * n / 20 for n in _STYLE_CHANNELS),
         "iterations": 500,
+        "start_size": None,  # one scale
     },
 }

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from .schedule import fit_long_side
+
 log = logging.getLogger(__name__)
 
 ImageSource = str | os.PathLike | Image.Image
@@ -158,12 +160,6 @@ def _convert_icc(image: Image.Image, icc: bytes, name: str) -> Image.Image | Non
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as err:
         log.warning("%s: ignoring its colour profile, which cannot be applied (%s)", name, _first_line(err))
         return None
-
-
-def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """(width, height) scaled so the longer side is `long_side`, keeping the aspect ratio."""
-    scale = long_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:

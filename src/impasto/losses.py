@@ -103,13 +103,26 @@ def style_loss(
     Layers with weight 0 are skipped. Several styles are blended beforehand, in `target_grams`
     (see `blend_grams`).
     """
-    missing = set(layer_weights) - set(features) | set(layer_weights) - set(target_grams)
+    missing = set(layer_weights) - set(features)
     if missing:
-        raise ValueError(f"style layers {sorted(missing)} have no features or no target")
+        raise ValueError(f"style layers {sorted(missing)} have no features")
+    grams = {layer: gram_matrix(features[layer]) for layer, weight in layer_weights.items() if weight}
+    return style_loss_of_grams(grams, target_grams, layer_weights)
+
+
+def style_loss_of_grams(
+    grams: Mapping[str, torch.Tensor],
+    target_grams: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float],
+) -> torch.Tensor:
+    """Σ_l w_l · style_layer_loss(G_l, A_l) for Gram matrices already computed. Scalar."""
+    missing = {k for k, w in layer_weights.items() if w} - (set(grams) & set(target_grams))
+    if missing:
+        raise ValueError(f"style layers {sorted(missing)} have no Gram matrix or no target")
     total = torch.zeros((), device=next(iter(target_grams.values())).device)
     for layer, weight in layer_weights.items():
         if weight:
-            total = total + weight * style_layer_loss(gram_matrix(features[layer]), target_grams[layer])
+            total = total + weight * style_layer_loss(grams[layer], target_grams[layer])
     return total
 
 

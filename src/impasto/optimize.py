@@ -2,7 +2,10 @@
 
 Reference: Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style" (arXiv 1508.06576), §2-3:
 the generated image starts from white noise and is optimized by L-BFGS on
-α·L_content + β·L_style. No I/O here: progress goes to a callback, logging to `logging`.
+α·L_content + β·L_style. Around it, the coarse-to-fine ladder of Gatys et al. 2017
+(arXiv 1611.07865): each scale (schedule.py) starts from the previous result, upsampled, and
+scales too big for memory run tile by tile (tiling.py). No I/O here: progress goes to a callback,
+logging to `logging`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.nn import functional as F
 
 from .config import INIT_MODES, StyleConfig
-from .lbfgs import LBFGS
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_variation
+from .memory import ScalePlan
+from .optimizers import HostCopy, IterateAverage, make_optimizer
+from .schedule import Scale, total_work
 from .system import resolve_precision
+from .tiling import plan_tiles, tiled_features, tiled_grams, tiled_loss_and_grad
 from .vgg import VGG19Features
 
 
@@ -30,31 +37,44 @@ class NonFiniteLossError(FloatingPointError):
 class Progress:
     """One optimizer step, as reported to the callback. Losses are already weighted."""
 
-    step: int  # 1-based
-    total: int
+    step: int  # 1-based, counted over the whole run
+    total: int  # steps in the whole run, all scales
     loss: float
     content_loss: float
     style_loss: float
     tv_loss: float
     elapsed: float  # seconds since the loop started
-    # (1, 3, H, W) in [0, 1]: the live iterate, not a copy (copy it to keep it).
+    # (1, 3, h, w) in [0, 1] at the current scale's size: the scale's result so far (the average
+    # of the iterates when it is on, else the live iterate, not a copy: copy it to keep it).
     image: torch.Tensor = field(compare=False, repr=False)
+    scale: int = 1  # 1-based rung of the ladder
+    scales: int = 1
+    width: int = 0  # of the current scale
+    height: int = 0
+    done: float = 0.0  # share of the run's work done, in [0, 1]: steps weighed by their pixels
 
 
 ProgressCallback = Callable[[Progress], None]
 
 
 def style_targets(
-    model: VGG19Features, styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype = torch.float32
+    model: VGG19Features, styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype = torch.float32,
+    *, tile: int | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Blended Gram targets {layer: (1, C, C)} of the style images, computed once per run.
+    """Blended Gram targets {layer: (1, C, C)} of the style images, computed once per scale.
 
     styles: (1, 3, H, W) sRGB [0, 1] tensors, already at their style size; sizes may differ.
+    tile: a style image longer than this runs in tiles of this core size.
     """
     blend = config.blend_weights(len(styles))
     layers = list(config.layer_weights())
-    with torch.no_grad():
-        grams = [{k: gram_matrix(v) for k, v in model(s, layers, dtype=dtype).items()} for s in styles]
+    grams = []
+    for s in styles:
+        if tile is not None and max(s.shape[-2:]) > tile:
+            grams.append(tiled_grams(model, s, layers, plan_tiles(*s.shape[-2:], tile), dtype))
+        else:
+            with torch.no_grad():
+                grams.append({k: gram_matrix(v) for k, v in model(s, layers, dtype=dtype).items()})
     return blend_grams(grams, blend)
 
 
@@ -88,47 +108,138 @@ def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) ->
     return _INITS[init](content, seed)
 
 
-class _HostCopy:
-    """Loss terms copied to the host as soon as they exist, read after the optimizer's step.
 
-    On CUDA the copy is asynchronous into pinned memory and reading waits only for that copy,
-    not for the optimizer's kernels queued after it: the step's own sync is the only stall.
-    """
-
-    def __init__(self, n: int, device: torch.device):
-        self.cuda, self.device = device.type == "cuda", device
-        self.buffer = torch.empty(n, dtype=torch.float32, pin_memory=self.cuda)
-        self.event = torch.cuda.Event() if self.cuda else None
-
-    def put(self, values: torch.Tensor) -> None:
-        self.buffer.copy_(values.float(), non_blocking=self.cuda)
-        if self.event is not None:  # on the stream of the tensors' own GPU, not the current one
-            self.event.record(torch.cuda.current_stream(self.device))
-
-    def get(self) -> list[float]:
-        if self.event is not None:
-            self.event.synchronize()
-        return self.buffer.tolist()
+def _upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The previous scale's result at the next scale's (H, W), bicubic, back in [0, 1]."""
+    return F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1).contiguous()
 
 
-class _ClampedAdam:
-    """torch's Adam, then a clamp to [0, 1] after each step (as crowsonkb/style-transfer-pytorch)."""
+@dataclass
+class _Clock:
+    """The run's position, for Progress: steps so far, work so far (pixel-steps), start time."""
 
-    def __init__(self, image: torch.Tensor, lr: float):
-        self.image, self.adam = image, torch.optim.Adam([image], lr=lr)
+    total_steps: int
+    total_work: int
+    steps: int = 0
+    work: int = 0
+    start: float = field(default_factory=time.perf_counter)
 
-    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
-        loss = self.adam.step(closure)
-        with torch.no_grad():
-            self.image.clamp_(0.0, 1.0)
+
+def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, content: torch.Tensor,
+             targets: dict[str, torch.Tensor], dtype: torch.dtype, host_terms: HostCopy,
+             generator: torch.Generator) -> Callable[[], torch.Tensor]:
+    """The step's loss and gradient (into image.grad): one pass, or two passes over moving tiles."""
+    content_layer, layer_weights = config.content_layer, config.layer_weights()
+    layers = [content_layer, *layer_weights]
+    whole = plan.tile is None
+    with torch.no_grad():
+        content_target = (model(content, [content_layer], dtype=dtype)[content_layer] if whole else
+                          tiled_features(model, content, content_layer,
+                                         plan_tiles(scale.height, scale.width, plan.tile), dtype))
+
+    def tv_term() -> torch.Tensor:
+        return config.tv_weight * total_variation(image) if config.tv_weight else image.new_zeros(())
+
+    def one_pass() -> torch.Tensor:
+        image.grad = None
+        features = model(image, layers, dtype=dtype)
+        terms = torch.stack([
+            config.content_weight * content_loss(features[content_layer], content_target),
+            config.style_weight * style_loss(features, targets, layer_weights),
+            tv_term(),
+        ])
+        loss = terms.sum()
+        loss.backward()
+        host_terms.put(terms.detach())
         return loss
 
+    def tiled() -> torch.Tensor:
+        # Differs from a plain step: the cuts move every step (seeded), so no seam settles.
+        offset = tuple(torch.randint(0, plan.tile, (2,), generator=generator).tolist())
+        tiles = plan_tiles(scale.height, scale.width, plan.tile, offset=offset)
+        terms, grad = tiled_loss_and_grad(
+            model, image, tiles, content_layer=content_layer, content_target=content_target,
+            content_weight=config.content_weight, targets=targets, layer_weights=layer_weights,
+            style_weight=config.style_weight, dtype=dtype)
+        image.grad = None
+        tv = tv_term()
+        if tv.requires_grad:
+            tv.backward()
+        image.grad = grad if image.grad is None else image.grad.add_(grad)
+        terms = torch.cat([terms, tv.detach().reshape(1)])
+        host_terms.put(terms)
+        return terms.sum()
 
-# Both keep the image in [0, 1]. Differs from Gatys et al. 2015: the paper leaves pixels unconstrained.
-_OPTIMIZERS: dict[str, Callable[[torch.Tensor, StyleConfig], Any]] = {
-    "lbfgs": lambda image, c: LBFGS(image, lr=c.learning_rate, history=c.lbfgs_history),
-    "adam": lambda image, c: _ClampedAdam(image, c.learning_rate),
-}
+    return one_pass if whole else tiled
+
+
+def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, content: torch.Tensor,
+               styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype, clock: _Clock,
+               scales: int, previous: Any, callback: ProgressCallback | None) -> tuple[torch.Tensor, Any]:
+    """Optimize one rung from `start`; returns its result and its optimizer (for a warm start)."""
+    targets = style_targets(model, styles, config, dtype, tile=plan.tile)
+    image = start.detach().clone().requires_grad_(True)
+    optimizer = make_optimizer(image, config, history=plan.history, previous=previous)
+    host_terms = HostCopy(3, image.device)
+    generator = torch.Generator().manual_seed(config.seed + scale.index)
+    closure = _closure(model, image, scale, plan, config, content, targets, dtype, host_terms, generator)
+    average = IterateAverage(config.ema_decay) if config.ema_decay else None
+    for _ in range(scale.iterations):
+        optimizer.step(closure)
+        content_term, style_term, tv_term = host_terms.get()
+        total = content_term + style_term + tv_term
+        clock.steps += 1
+        clock.work += scale.pixels
+        if not math.isfinite(total):
+            raise NonFiniteLossError(
+                f"loss became {total} at step {clock.steps} (content {content_term}, style {style_term}, "
+                f"tv {tv_term}); try lower weights or the Adam optimizer"
+            )
+        if average is not None:
+            average.update(image)
+        if callback is not None:
+            shown = average.value if average is not None else image.detach()
+            callback(Progress(clock.steps, clock.total_steps, total, content_term, style_term, tv_term,
+                              time.perf_counter() - clock.start, shown, scale.index + 1, scales,
+                              scale.width, scale.height, clock.work / max(1, clock.total_work)))
+    result = average.value if average is not None else image.detach()
+    if not torch.isfinite(result).all():  # the last step can break the image after its loss was read
+        raise NonFiniteLossError(f"the image holds NaN or inf after step {clock.steps}")
+    return result, optimizer
+
+
+def optimize_scales(
+    model: VGG19Features,
+    rungs: Sequence[tuple[Scale, ScalePlan]],
+    content_at: Callable[[Scale], torch.Tensor],
+    styles_at: Callable[[Scale], list[torch.Tensor]],
+    config: StyleConfig,
+    *,
+    init: str | torch.Tensor | None = None,
+    callback: ProgressCallback | None = None,
+) -> torch.Tensor:
+    """Stylize coarse to fine. Returns (1, 3, H, W) float32 in [0, 1] at the last rung's size.
+
+    rungs: each scale with its plan (memory.plan_scale). content_at / styles_at give the content
+    (1, 3, h, w) and the style images at a scale, sRGB [0, 1] on the run's device.
+    init overrides `config.init` for the first scale (a path is resolved by the caller).
+    Raises NonFiniteLossError if the loss stops being finite.
+    """
+    scales = [s for s, _ in rungs]
+    clock = _Clock(sum(s.iterations for s in scales), total_work(scales))
+    image: torch.Tensor | None = None
+    optimizer = None
+    for scale, plan in rungs:
+        content = content_at(scale)
+        dtype = resolve_precision(config.precision, content.device)
+        if image is None:
+            start = initial_image(content, config.init if init is None else init, config.seed)
+        else:
+            start = _upsample(image, (scale.height, scale.width))
+        image, optimizer = _run_scale(model, start, scale, plan, content, styles_at(scale), config, dtype,
+                                      clock, len(scales), optimizer, callback)
+        del content, start
+    return image
 
 
 def optimize_image(
@@ -140,50 +251,12 @@ def optimize_image(
     init: str | torch.Tensor | None = None,
     callback: ProgressCallback | None = None,
 ) -> torch.Tensor:
-    """Stylize one image. Returns (1, 3, H, W) float32 in [0, 1] on the content's device.
+    """Stylize at one scale, the content's own size, in one pass. Returns (1, 3, H, W) in [0, 1].
 
-    content: (1, 3, H, W) sRGB [0, 1] at the output size. styles: one or more such images at their
-    style size. init overrides `config.init` (a path there is resolved by the caller into a tensor).
-    Raises NonFiniteLossError if the loss stops being finite.
+    content: (1, 3, H, W) sRGB [0, 1]; styles: such images at their style size.
     """
-    content_layer = config.content_layer
-    layer_weights = config.layer_weights()
-    dtype = resolve_precision(config.precision, content.device)
-    with torch.no_grad():
-        content_target = model(content, [content_layer], dtype=dtype)[content_layer]
-    targets = style_targets(model, styles, config, dtype)
-    layers = [content_layer, *layer_weights]
-
-    image = initial_image(content, config.init if init is None else init, config.seed).requires_grad_(True)
-    optimizer = _OPTIMIZERS[config.optimizer](image, config)
-    host_terms = _HostCopy(3, image.device)
-
-    def closure() -> torch.Tensor:
-        image.grad = None
-        features = model(image, layers, dtype=dtype)
-        terms = torch.stack([
-            config.content_weight * content_loss(features[content_layer], content_target),
-            config.style_weight * style_loss(features, targets, layer_weights),
-            config.tv_weight * total_variation(image) if config.tv_weight else image.new_zeros(()),
-        ])
-        loss = terms.sum()
-        loss.backward()
-        host_terms.put(terms.detach())
-        return loss
-
-    start = time.perf_counter()
-    for step in range(1, config.iterations + 1):
-        optimizer.step(closure)
-        content_term, style_term, tv_term = host_terms.get()
-        total = content_term + style_term + tv_term
-        if not math.isfinite(total):
-            raise NonFiniteLossError(
-                f"loss became {total} at step {step} (content {content_term}, style {style_term}, "
-                f"tv {tv_term}); try lower weights or the Adam optimizer"
-            )
-        if callback is not None:
-            callback(Progress(step, config.iterations, total, content_term, style_term, tv_term,
-                              time.perf_counter() - start, image.detach()))
-    if not torch.isfinite(image).all():  # the last step can break the image after its loss was read
-        raise NonFiniteLossError(f"the image holds NaN or inf after {config.iterations} steps")
-    return image.detach()
+    height, width = content.shape[-2:]
+    scale = Scale(0, width, height, config.iterations, max(s.shape[-1] for s in styles))
+    plan = ScalePlan(None, config.lbfgs_history, 0, 1)
+    return optimize_scales(model, [(scale, plan)], lambda _: content, lambda _: list(styles), config,
+                           init=init, callback=callback)

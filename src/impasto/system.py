@@ -88,6 +88,31 @@ def tune_allocator() -> bool:
         (_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20)))
 
 
+def _total_ram() -> int:
+    """Physical memory in bytes (cgroup limits included where the kernel reports one)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            value = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            total = min(total, int(value))
+    return total
+
+
+# A quarter of the RAM: the machine keeps working (browser, editor) while a big image renders,
+# and the estimate (memory.py) is a fit, not a bound. On a GPU the run owns the card.
+_RAM_SHARE, _VRAM_SHARE = 0.25, 0.8
+
+
+def memory_budget(device: torch.device) -> int:
+    """The default max_memory for a run on `device`, in bytes: a safe share of its RAM or VRAM."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory * _VRAM_SHARE)
+    return int(_total_ram() * _RAM_SHARE)
+
+
 def cache_dir() -> Path:
     """$IMPASTO_CACHE, else $XDG_CACHE_HOME/impasto, else ~/.cache/impasto (not created here)."""
     if os.environ.get("IMPASTO_CACHE"):

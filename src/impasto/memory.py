@@ -1,0 +1,86 @@
+"""Peak memory of a step, estimated before running it, and the tiling that keeps it in a budget.
+
+Pure arithmetic. The per-pixel costs are measured (peak RSS of real runs on CPU, README "High
+resolution"), not derived: VGG19's saved activations, pooling indices (int64), the backward's
+transient gradients and the allocator's slack all scale with the pixels of one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import StyleConfig
+from .schedule import Scale
+from .tiling import tile_extent
+
+GIB = 1 << 30
+BASE_BYTES = int(0.45 * GIB)  # interpreter, torch, VGG19 in fp32 and bf16, allocator pools
+# One forward + backward through VGG19 to relu5_1, per pixel of the pass; measured: 1024x768 and
+# 512x384 bf16 runs differ by 1438 B/px including 3 L-BFGS pairs, so ~1370 for the network.
+NET_BYTES_PER_PX = {2: 1400, 4: 2600}  # by activation dtype size (bf16, fp32)
+FORWARD_ONLY_SHARE = 0.45  # a no-grad pass keeps no activations for a backward
+IMAGE_BYTES_PER_PX = 3 * 4  # one fp32 (1, 3, H, W) copy
+MIN_LBFGS_HISTORY = 5
+MIN_TILE = 256  # below this, the margins cost more than the tile does
+SAFETY = 0.9  # plan for 90% of the budget: the estimate is a fit, not a bound
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """How one scale runs: whole or in tiles (core px), the L-BFGS history, the estimated peak."""
+
+    tile: int | None  # None: the whole image in one pass
+    history: int
+    peak_bytes: int
+    passes: int  # network passes (tiles) per step; a tiled step also runs a forward per tile
+
+
+def _state_copies(config: StyleConfig, history: int) -> int:
+    """fp32 image-sized buffers the loop holds: image, gradient, optimizer state, average, best."""
+    optimizer = 2 * history + 4 if config.optimizer == "lbfgs" else 3
+    return 2 + optimizer + (1 if config.ema_decay else 0)
+
+
+def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: int, history: int,
+                  tile: int | None) -> int:
+    """Estimated peak bytes of a step at width x height (whole, or in tiles of `tile` px core)."""
+    pixels = width * height
+    if tile is None or tile >= max(width, height):
+        pass_pixels, extra = pixels, 0
+    else:
+        side = tile_extent(tile)
+        pass_pixels = min(side, height) * min(side, width)
+        extra = pixels * 8 * act_bytes // 64 * 2  # content target (relu4_2: 512 ch at 1/64 px) kept whole
+    return (BASE_BYTES + NET_BYTES_PER_PX[act_bytes] * pass_pixels + extra
+            + IMAGE_BYTES_PER_PX * pixels * _state_copies(config, history))
+
+
+def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int) -> ScalePlan:
+    """The cheapest way to run `scale` within `budget` bytes; ValueError when none fits.
+
+    Order: the whole image with the configured history; then a shorter L-BFGS history (down to
+    MIN_LBFGS_HISTORY); then tiles, largest first. config.tile_size forces tiles of that core.
+    """
+    w, h, usable = scale.width, scale.height, int(budget * SAFETY)
+    histories = [config.lbfgs_history]
+    if config.optimizer == "lbfgs":
+        histories += list(range(config.lbfgs_history - 1, MIN_LBFGS_HISTORY - 1, -1))
+    if config.tile_size is None:
+        for history in histories:
+            peak = estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=None)
+            if peak <= usable:
+                return ScalePlan(None, history, peak, 1)
+    cores = [config.tile_size] if config.tile_size else range(max(w, h) // 16 * 16, MIN_TILE - 1, -64)
+    history = histories[-1] if config.tile_size is None else config.lbfgs_history
+    for core in cores:
+        peak = estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=core)
+        if peak <= usable or config.tile_size:
+            passes = _ceil_div(h, core) * _ceil_div(w, core)
+            return ScalePlan(core, history, peak, passes)
+    need = estimate_peak(w, h, config, act_bytes=act_bytes, history=MIN_LBFGS_HISTORY, tile=MIN_TILE)
+    raise ValueError(f"{w}x{h} needs about {need / GIB:.1f} GiB even in {MIN_TILE}-px tiles; "
+                     f"the memory budget is {budget / GIB:.1f} GiB (raise max_memory, or lower size)")
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)

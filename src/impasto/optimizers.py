@@ -1,0 +1,105 @@
+"""The optimizers the loop drives, their hand-over between scales, and the average of the iterates.
+
+Reference for the warm start and the average: crowsonkb/style-transfer-pytorch, which carries
+Adam's moment buffers to the next scale (resized with the image) and outputs a bias-corrected
+exponential moving average of the iterates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from .config import StyleConfig
+from .lbfgs import LBFGS
+
+
+class HostCopy:
+    """Loss terms copied to the host as soon as they exist, read after the optimizer's step.
+
+    On CUDA the copy is asynchronous into pinned memory and reading waits only for that copy,
+    not for the optimizer's kernels queued after it: the step's own sync is the only stall.
+    """
+
+    def __init__(self, n: int, device: torch.device):
+        self.cuda, self.device = device.type == "cuda", device
+        self.buffer = torch.empty(n, dtype=torch.float32, pin_memory=self.cuda)
+        self.event = torch.cuda.Event() if self.cuda else None
+
+    def put(self, values: torch.Tensor) -> None:
+        self.buffer.copy_(values.float(), non_blocking=self.cuda)
+        if self.event is not None:  # on the stream of the tensors' own GPU, not the current one
+            self.event.record(torch.cuda.current_stream(self.device))
+
+    def get(self) -> list[float]:
+        if self.event is not None:
+            self.event.synchronize()
+        return self.buffer.tolist()
+
+
+def resize_state(state: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A per-pixel optimizer buffer (1, C, H, W) resized to `size` (H, W), bilinear.
+
+    Bilinear never overshoots, so Adam's second moment stays >= 0 and a constant buffer stays
+    exactly constant.
+    """
+    return F.interpolate(state, size=size, mode="bilinear", align_corners=False).contiguous()
+
+
+class ClampedAdam:
+    """torch's Adam, then a clamp to [0, 1] after each step (as crowsonkb/style-transfer-pytorch)."""
+
+    def __init__(self, image: torch.Tensor, lr: float, previous: ClampedAdam | None = None):
+        self.image, self.adam = image, torch.optim.Adam([image], lr=lr)
+        if previous is not None:  # warm start: the moments follow the image to its new size
+            old = previous.adam.state.get(previous.image)
+            if old:
+                size = tuple(image.shape[-2:])
+                self.adam.state[image] = {
+                    "step": old["step"].clone(),
+                    "exp_avg": resize_state(old["exp_avg"], size),
+                    "exp_avg_sq": resize_state(old["exp_avg_sq"], size),
+                }
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        loss = self.adam.step(closure)
+        with torch.no_grad():
+            self.image.clamp_(0.0, 1.0)
+        return loss
+
+
+def make_optimizer(image: torch.Tensor, config: StyleConfig, *, history: int, previous: Any = None) -> Any:
+    """The configured optimizer on `image`; Adam warm-starts from `previous` (the last scale's).
+
+    Both keep the image in [0, 1]. Differs from Gatys et al. 2015: the paper leaves pixels
+    unconstrained. L-BFGS starts afresh at each scale: its curvature pairs belong to the old size.
+    """
+    if config.optimizer == "lbfgs":
+        return LBFGS(image, lr=config.learning_rate, history=history)
+    return ClampedAdam(image, config.learning_rate, previous if isinstance(previous, ClampedAdam) else None)
+
+
+class IterateAverage:
+    """Exponential moving average of the iterates with Adam-style bias correction.
+
+    avg_t = decay·avg_{t-1} + (1 - decay)·x_t from avg_0 = 0; `value` = avg_t / (1 - decay^t), so
+    the first value is x_1 exactly and a constant sequence averages to itself.
+    """
+
+    def __init__(self, decay: float):
+        self.decay, self.count, self.average = decay, 0, None
+
+    def update(self, x: torch.Tensor) -> None:
+        if self.average is None:
+            self.average = torch.zeros_like(x)
+        self.count += 1
+        self.average.mul_(self.decay).add_(x.detach(), alpha=1 - self.decay)
+
+    @property
+    def value(self) -> torch.Tensor:
+        if self.average is None:
+            raise ValueError("no iterate averaged yet")
+        return self.average / (1 - self.decay**self.count)

@@ -1,0 +1,74 @@
+"""Coarse-to-fine: the ladder of sizes a run climbs, and the work at each rung. Pure, no tensors.
+
+Reference: Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer"
+(arXiv 1611.07865), §5: stylize at low resolution, upsample, and refine at the target size, so that
+the style's large structures (VGG19's receptive field is fixed in pixels) survive at print size.
+The ladder steps by √2 in side (2x in pixels), as crowsonkb/style-transfer-pytorch does.
+
+Differs from Gatys et al. 2015: the paper optimizes at one size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .config import MIN_SIZE, StyleConfig
+
+LADDER_FACTOR = math.sqrt(2)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One rung of the ladder: the image is optimized at width x height for `iterations` steps."""
+
+    index: int  # 0-based
+    width: int
+    height: int
+    iterations: int
+    style_size: int  # long side of the style images at this rung
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is `long_side`, keeping the aspect ratio."""
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def ladder_sizes(width: int, height: int, size: int, start_size: int | None) -> list[tuple[int, int]]:
+    """The (width, height) of every rung for a width x height content, ending exactly at `size`.
+
+    Anchored at the target and descending by √2 while the long side stays >= start_size and the
+    short side >= MIN_SIZE; returned smallest first, strictly increasing. start_size >= size, or
+    None, gives one rung (single-scale).
+    """
+    long_sides = [size]
+    while start_size is not None:
+        smaller = round(size / LADDER_FACTOR ** len(long_sides))
+        if smaller < start_size or min(fit_long_side(width, height, smaller)) < MIN_SIZE:
+            break
+        long_sides.append(smaller)
+    return [fit_long_side(width, height, side) for side in reversed(long_sides)]
+
+
+def plan_scales(width: int, height: int, config: StyleConfig) -> list[Scale]:
+    """The rungs of a run on a width x height content: sizes, iterations and style size each.
+
+    The first rung paints (config.iterations steps); each later one refines the upsampled result
+    (config.scale_iterations steps). The style size follows each rung's long side times
+    style_scale, unless config.style_size fixes it.
+    """
+    sizes = ladder_sizes(width, height, config.size, config.start_size)
+    return [
+        Scale(i, w, h, config.iterations if i == 0 else config.scale_iterations, config.style_size_at(max(w, h)))
+        for i, (w, h) in enumerate(sizes)
+    ]
+
+
+def total_work(scales: list[Scale]) -> int:
+    """Pixel-iterations of a run: a step costs in proportion to its pixels, so this weighs the ETA."""
+    return sum(s.pixels * s.iterations for s in scales)
