@@ -57,7 +57,7 @@ def test_images_too_small_for_vgg19_are_refused_early(content_path, style_path, 
     Image.new("RGB", (400, 10), "white").save(strip)
     with pytest.raises(ValueError, match="content image .*strip.png is 400x10 px; VGG19 needs at least 32"):
         impasto.stylize(strip, style_path, config=impasto.StyleConfig(size=400))
-    with pytest.raises(ValueError, match=r"style image .*starry_night.jpg would be 25 px.*raise style_scale"):
+    with pytest.raises(ValueError, match=r"style image .*starry_night.jpg would be 25 px.*raise start_size, style_scale"):
         impasto.stylize(content_path, style_path, config=impasto.StyleConfig(size=80, style_scale=0.5))
 
 

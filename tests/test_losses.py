@@ -2,7 +2,15 @@ import pytest
 import torch
 
 from impasto import losses
-from impasto.losses import blend_grams, content_loss, gram_matrix, style_layer_loss, style_loss, style_loss_of_grams, total_variation
+from impasto.losses import (
+    blend_grams,
+    content_loss,
+    gram_matrix,
+    style_layer_loss,
+    style_loss,
+    style_loss_of_grams,
+    total_variation,
+)
 
 
 def test_gram_matrix_known_values():

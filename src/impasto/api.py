@@ -77,7 +77,7 @@ def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None 
     style_images = tuple(open_image(s, allow_huge=allow_huge) for s in style_list)
     smallest = min(s.style_size for s in plan_scales(content_image.width, content_image.height, config))
     for source, image in zip(style_list, style_images):
-        _check_size(image, smallest, f"style image {_name(source)}", "style_scale or style_size")
+        _check_size(image, smallest, f"style image {_name(source)}", "start_size, style_scale or style_size")
     init: str | Image.Image = config.init
     if init not in INIT_MODES:
         init = open_image(init, allow_huge=allow_huge)
@@ -95,6 +95,20 @@ def plan(run: PreparedRun) -> list[tuple[Scale, ScalePlan]]:
     act_bytes = resolve_precision(config.precision, run.device).itemsize
     scales = plan_scales(run.content.width, run.content.height, config)
     return [(scale, plan_scale(scale, config, budget, act_bytes=act_bytes)) for scale in scales]
+
+
+def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> float:
+    """Seconds per pixel-step of this run's device and precision: a real run of a few steps at a
+    small size (the first step, which warms up, is not counted). For time estimates (--dry-run)."""
+    import dataclasses
+    import time
+
+    config = dataclasses.replace(run.config, size=min(long_side, run.config.size), start_size=None,
+                                 iterations=steps + 1, tile_size=None, style_size=None)
+    small = dataclasses.replace(run, config=config)
+    stamps: list[float] = []
+    result = render(small, callback=lambda p: stamps.append(time.perf_counter()))
+    return (stamps[-1] - stamps[0]) / steps / (result.shape[-1] * result.shape[-2])
 
 
 def render(run: PreparedRun, *, callback: ProgressCallback | None = None) -> torch.Tensor:

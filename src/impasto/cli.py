@@ -75,6 +75,24 @@ def _blend_weights(values: list[str] | None) -> list[float] | None:
     return weights
 
 
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _memory(value: str | None) -> int | None:
+    """`--max-memory 6G` (also 6GiB, 6GB, 6000M, 6.5g): bytes, binary units."""
+    if value is None:
+        return None
+    text = value.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = text[-1:] if text[-1:] in _UNITS and text[-1:] else ""
+    try:
+        number = float(text[: len(text) - len(unit)])
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a size such as 6G or 512M") from None
+    if not math.isfinite(number) or number <= 0:
+        raise typer.BadParameter(f"must be a positive size such as 6G; got {value!r}")
+    return int(number * _UNITS[unit])
+
+
 _OUT, _LOOK, _OPT, _RUN = "Output", "Look", "Optimization", "Run"
 
 
@@ -94,11 +112,17 @@ def stylize(
     force: bool = typer.Option(False, "--force", metavar="", help="Overwrite existing outputs.", rich_help_panel=_OUT),
     size: int | None = typer.Option(None, "--size", metavar="PX", rich_help_panel=_LOOK,
                                     help=f"Longest side of the output. {_default('size')}"),
+    start_size: int | None = typer.Option(None, "--start-size", metavar="PX", rich_help_panel=_LOOK,
+                                          help="First scale's longest side; scales grow by √2 up to --size "
+                                          f"(--start-size ≥ --size: one scale). {_default('start_size')}"),
     style_weights: list[str] | None = typer.Option(
         None, "--style-weights", metavar="W,W,...", callback=_blend_weights, rich_help_panel=_LOOK,
         help="Blend of the styles, one weight each: 0.7,0.3. [dim]\\[default: equal][/dim]"),
     style_scale: float | None = typer.Option(None, "--style-scale", callback=_finite, rich_help_panel=_LOOK,
-                                             help=f"Style image size relative to --size. {_default('style_scale')}"),
+                                             help=f"Style image size relative to each scale. {_default('style_scale')}"),
+    style_size: int | None = typer.Option(None, "--style-size", metavar="PX", rich_help_panel=_LOOK,
+                                          help="Fixed longest side of the style images at every scale. "
+                                          "[dim]\\[default: follow the scale][/dim]"),
     content_weight: float | None = typer.Option(None, "--content-weight", callback=_finite, rich_help_panel=_LOOK,
                                                 help=f"α, how much of the photo stays. {_default('content_weight')}"),
     style_weight: float | None = typer.Option(None, "--style-weight", callback=_finite, rich_help_panel=_LOOK,
@@ -112,7 +136,13 @@ def stylize(
     optimizer: str | None = typer.Option(None, "--optimizer", metavar="|".join(get_args(Optimizer)),
                                          rich_help_panel=_OPT, help=f"How to step. {_default('optimizer')}"),
     iterations: int | None = typer.Option(None, "--iterations", metavar="N", rich_help_panel=_OPT,
-                                          help=f"Loss evaluations (forward + backward). {_default('iterations')}"),
+                                          help="Loss evaluations (forward + backward) at the first scale. "
+                                          f"{_default('iterations')}"),
+    scale_iterations: int | None = typer.Option(None, "--scale-iterations", metavar="N", rich_help_panel=_OPT,
+                                                help=f"At each later scale. {_default('scale_iterations')}"),
+    ema_decay: float | None = typer.Option(None, "--ema", callback=_finite, metavar="DECAY", rich_help_panel=_OPT,
+                                           help="Average the iterates (0.9); 0 is off. "
+                                           f"{_default('ema_decay')}"),
     learning_rate: float | None = typer.Option(None, "--learning-rate", callback=_finite, rich_help_panel=_OPT,
                                                help=f"Step scale; 0.02 suits adam. {_default('learning_rate')}"),
     seed: int | None = typer.Option(None, "--seed", rich_help_panel=_OPT, help=f"For noise init. {_default('seed')}"),
@@ -121,6 +151,13 @@ def stylize(
     precision: str | None = typer.Option(None, "--precision", metavar="|".join(get_args(Precision)),
                                          rich_help_panel=_RUN, help="Network arithmetic; auto is bf16 where the "
                                          f"hardware has it. {_default('precision')}"),
+    max_memory: str | None = typer.Option(None, "--max-memory", metavar="SIZE", callback=_memory,
+                                          rich_help_panel=_RUN, help="Budget such as 6G; bigger scales run in "
+                                          "tiles. [dim]\\[default: ¼ of RAM, ⅘ of VRAM][/dim]"),
+    tile_size: int | None = typer.Option(None, "--tile-size", metavar="PX", rich_help_panel=_RUN,
+                                         help="Force tiles of this size. [dim]\\[default: as memory requires][/dim]"),
+    dry_run: bool = typer.Option(False, "--dry-run", metavar="", rich_help_panel=_RUN,
+                                 help="Print the scales, tiles, memory and time estimates; do not run."),
     allow_huge: bool = typer.Option(False, "--allow-huge", metavar="", rich_help_panel=_RUN,
                                     help=f"Allow --size over {MAX_SIZE} and inputs over Pillow's pixel limit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="Print only errors.", rich_help_panel=_RUN),
@@ -139,7 +176,9 @@ def stylize(
         "size": size, "iterations": iterations, "seed": seed, "init": init, "device": device,
         "optimizer": optimizer, "learning_rate": learning_rate, "content_weight": content_weight,
         "style_weight": style_weight, "tv_weight": tv_weight, "style_scale": style_scale,
-        "style_blend_weights": style_weights, "precision": precision,
+        "style_blend_weights": style_weights, "precision": precision, "start_size": start_size,
+        "style_size": style_size, "scale_iterations": scale_iterations, "ema_decay": ema_decay,
+        "max_memory": max_memory, "tile_size": tile_size,
     }.items() if v is not None}  # only what the user gave: config.py keeps every default
     inputs = [content, *styles] + ([Path(init)] if init and init not in INIT_MODES else [])
     try:
@@ -147,13 +186,20 @@ def stylize(
         config.blend_weights(len(styles))  # option errors before file errors
         if config.size > MAX_SIZE and not allow_huge:
             raise ValueError(f"--size {config.size} is over {MAX_SIZE}; pass --allow-huge if you mean it")
-        plan = cli_run.plan_outputs(output, inputs, bit_depth=bit_depth, save_every=save_every,
-                                    iterations=config.iterations, force=force)
+        from .api import plan as plan_run
         from .api import prepare
 
         run = prepare(content, styles, config=config, allow_huge=allow_huge)
+        rungs = plan_run(run)
+        plan = cli_run.plan_outputs(output, inputs, bit_depth=bit_depth, save_every=save_every,
+                                    iterations=sum(scale.iterations for scale, _ in rungs),
+                                    force=force or dry_run)  # a dry run writes nothing
     except (ValueError, TypeError) as err:
         cli_run.fail(str(err))
+    if dry_run:
+        from .cli_plan import print_plan
+
+        raise typer.Exit(print_plan(run, rungs))
     raise typer.Exit(cli_run.execute(run, plan, quiet=quiet, debug=debug))
 
 

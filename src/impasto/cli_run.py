@@ -152,10 +152,13 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+_WORK = 10_000  # the bar's total: the run's work in ten-thousandths
+
+
 def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
     """Run a prepared job with a progress bar; save the result. Returns the exit code."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .api import render
     from .image_write import save_image
@@ -166,21 +169,27 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
         console.width = max(console.width, 132)  # logs: one full line rather than a wrapped bar
     start = time.perf_counter()
     last: list = []  # the last Progress: its image is the live iterate, the "current image"
-    columns = (TextColumn("[bold]stylizing"), BarColumn(bar_width=20), MofNCompleteColumn(),
+    # The bar and the ETA count work, not steps: a step costs in proportion to its scale's pixels.
+    columns = (TextColumn("[bold]stylizing"), BarColumn(bar_width=20), TextColumn("{task.fields[where]}"),
                TextColumn("{task.fields[terms]}"), TextColumn("{task.fields[rate]}"), TextColumn("ETA"),
                TimeRemainingColumn())
+    began: dict[int, tuple[int, float]] = {}  # scale -> (steps, seconds) before its first step
 
     def on_step(p) -> None:
+        began.setdefault(p.scale, (p.step - 1, last[0].elapsed if last else 0.0))
         last[:] = [p]
-        rate = p.step / p.elapsed if p.elapsed else 0.0
+        steps, seconds = p.step - began[p.scale][0], p.elapsed - began[p.scale][1]
+        where = f"step {p.step}/{p.total}"
+        if p.scales > 1:
+            where = f"scale {p.scale}/{p.scales} {p.width}x{p.height} " + where
         terms = f"loss {p.loss:.3g} = content {p.content_loss:.3g} + style {p.style_loss:.3g}"
-        bar.update(task, completed=p.step, terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""),
-                   rate=f"{rate:.2f} it/s")
+        bar.update(task, completed=p.done * _WORK, where=where,
+                   terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""), rate=f"{seconds / steps:.2f} s/it")
         if plan.saves_at(p.step, p.total):
             save_image(p.image, plan.intermediate(p.step, p.total), bit_depth=plan.bit_depth)
 
     with _signals(_raise_interrupt), Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("stylize", total=run.config.iterations, terms="", rate="")
+        task = bar.add_task("stylize", total=_WORK, where="", terms="", rate="")
         try:
             result = render(run, callback=on_step)
         except KeyboardInterrupt:

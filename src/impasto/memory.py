@@ -14,10 +14,14 @@ from .schedule import Scale
 from .tiling import tile_extent
 
 GIB = 1 << 30
-BASE_BYTES = int(0.45 * GIB)  # interpreter, torch, VGG19 in fp32 and bf16, allocator pools
-# One forward + backward through VGG19 to relu5_1, per pixel of the pass; measured: 1024x768 and
-# 512x384 bf16 runs differ by 1438 B/px including 3 L-BFGS pairs, so ~1370 for the network.
+BASE_BYTES = int(0.55 * GIB)  # interpreter, torch, VGG19 in fp32 and bf16, allocator pools
+# One forward + backward through VGG19 to relu5_1, per pixel of the pass. Measured peak RSS, bf16,
+# 20 L-BFGS pairs: 512x384 0.90 GiB, 1024x768 1.90 GiB (1692 B/px apart, 550 of them optimizer
+# state); fp32 at 1024x768 with 4 pairs 2.26 GiB.
 NET_BYTES_PER_PX = {2: 1400, 4: 2600}  # by activation dtype size (bf16, fp32)
+# A tiled pass also holds the whole image's gradient and Gram passes' leftovers: 1024x768 in
+# 512-px tiles peaked at 1.74 GiB against 1.42 estimated with the plain rate.
+TILED_NET_FACTOR = 1.5
 FORWARD_ONLY_SHARE = 0.45  # a no-grad pass keeps no activations for a backward
 IMAGE_BYTES_PER_PX = 3 * 4  # one fp32 (1, 3, H, W) copy
 MIN_LBFGS_HISTORY = 5
@@ -49,7 +53,7 @@ def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: in
         pass_pixels, extra = pixels, 0
     else:
         side = tile_extent(tile)
-        pass_pixels = min(side, height) * min(side, width)
+        pass_pixels = int(min(side, height) * min(side, width) * TILED_NET_FACTOR)
         extra = pixels * 8 * act_bytes // 64 * 2  # content target (relu4_2: 512 ch at 1/64 px) kept whole
     return (BASE_BYTES + NET_BYTES_PER_PX[act_bytes] * pass_pixels + extra
             + IMAGE_BYTES_PER_PX * pixels * _state_copies(config, history))

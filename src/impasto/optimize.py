@@ -125,6 +125,12 @@ class _Clock:
     start: float = field(default_factory=time.perf_counter)
 
 
+def tile_offset(core: int, generator: torch.Generator) -> tuple[int, int]:
+    """Where this step's cuts fall (y, x): anywhere, drawn anew each step from the run's seed, so
+    that no seam settles in one place."""
+    return tuple(torch.randint(0, core, (2,), generator=generator).tolist())
+
+
 def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, content: torch.Tensor,
              targets: dict[str, torch.Tensor], dtype: torch.dtype, host_terms: HostCopy,
              generator: torch.Generator) -> Callable[[], torch.Tensor]:
@@ -154,8 +160,7 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
         return loss
 
     def tiled() -> torch.Tensor:
-        # Differs from a plain step: the cuts move every step (seeded), so no seam settles.
-        offset = tuple(torch.randint(0, plan.tile, (2,), generator=generator).tolist())
+        offset = tile_offset(plan.tile, generator)
         tiles = plan_tiles(scale.height, scale.width, plan.tile, offset=offset)
         terms, grad = tiled_loss_and_grad(
             model, image, tiles, content_layer=content_layer, content_target=content_target,

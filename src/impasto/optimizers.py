@@ -86,7 +86,7 @@ class IterateAverage:
     """Exponential moving average of the iterates with Adam-style bias correction.
 
     avg_t = decay·avg_{t-1} + (1 - decay)·x_t from avg_0 = 0; `value` = avg_t / (1 - decay^t), so
-    the first value is x_1 exactly and a constant sequence averages to itself.
+    the first value is x_1 exactly and a constant sequence averages to itself. For images in [0, 1].
     """
 
     def __init__(self, decay: float):
@@ -102,4 +102,5 @@ class IterateAverage:
     def value(self) -> torch.Tensor:
         if self.average is None:
             raise ValueError("no iterate averaged yet")
-        return self.average / (1 - self.decay**self.count)
+        # Iterates in [0, 1] average into [0, 1]; the division can overshoot 1 by an ulp.
+        return (self.average / (1 - self.decay**self.count)).clamp_(0, 1)

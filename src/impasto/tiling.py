@@ -126,6 +126,7 @@ def tiled_grams(model: VGG19Features, image: torch.Tensor, layers: Sequence[str]
             features = model(_piece(image, tile), list(layers), dtype=dtype)
             for layer, g in _weighted_grams(features, _feature_weights(tile, layers, image.device), positions).items():
                 total[layer] = total[layer] + g if layer in total else g
+            del features
     return total
 
 
@@ -181,4 +182,5 @@ def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequen
         (surrogate + share).backward()
         grad[..., tile.top:tile.bottom, tile.left:tile.right] += piece.grad
         content_term += share.detach()
+        del piece, features, surrogate, f, share  # before the next tile's pass, not after it
     return torch.stack([content_term, style_term.detach()]), grad

@@ -1,0 +1,64 @@
+"""Real coarse-to-fine runs: the ladder, progress across scales, the average, Adam's warm start."""
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from impasto import api
+from impasto.cli import app
+from impasto.config import StyleConfig
+from impasto.optimize import Progress
+
+pytestmark = pytest.mark.slow
+
+
+def _render(content_path, style_path, **options):
+    seen: list[Progress] = []
+    config = StyleConfig(size=128, start_size=64, iterations=6, scale_iterations=4, **options)
+    image = api.render(api.prepare(content_path, [style_path], config=config), callback=seen.append)
+    return image, seen
+
+
+@pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.02)])
+def test_ladder_run_reports_every_scale_and_ends_at_the_target(content_path, style_path, optimizer, lr):
+    image, seen = _render(content_path, style_path, optimizer=optimizer, learning_rate=lr, ema_decay=0.8)
+    assert image.shape == (1, 3, 96, 128) and 0 <= image.min() and image.max() <= 1
+    assert [p.step for p in seen] == list(range(1, 6 + 4 + 4 + 1)) and {p.total for p in seen} == {14}
+    assert [(p.scale, p.width, p.height) for p in seen[::4][:1]] == [(1, 64, 48)]
+    assert {(p.scale, p.width, p.height) for p in seen} == {(1, 64, 48), (2, 91, 68), (3, 128, 96)}
+    assert {p.scales for p in seen} == {3}
+    done = [p.done for p in seen]
+    assert done == sorted(done) and done[-1] == pytest.approx(1.0)
+    assert all(p.image.shape[-2:] == (p.height, p.width) for p in seen)
+    torch.testing.assert_close(seen[-1].image, image)  # the average is the result
+
+
+def test_average_off_returns_the_last_iterate(content_path, style_path):
+    image, seen = _render(content_path, style_path, ema_decay=0.0)
+    torch.testing.assert_close(seen[-1].image, image)
+    averaged, _ = _render(content_path, style_path, ema_decay=0.9)
+    assert float((averaged - image).abs().mean()) > 1e-4  # the average is another image
+
+
+def test_loss_falls_at_each_scale(content_path, style_path):
+    _, seen = _render(content_path, style_path)
+    for scale in (1, 2, 3):
+        losses = [p.loss for p in seen if p.scale == scale]
+        assert losses[-1] < losses[0]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, content_path, style_path):
+    out = tmp_path / "big.png"
+    result = CliRunner().invoke(app, ["stylize", str(content_path), str(style_path), "-o", str(out),
+                                      "--size", "4096", "--max-memory", "6G", "--dry-run"], env={"COLUMNS": "140"})
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for rung in ("512x384", "724x543", "1024x768", "1448x1086", "2048x1536", "2896x2172", "4096x3072"):
+        assert rung in text
+    assert "7/7" in text and "tiles of" in text and "GiB" in text and "min" in text
+    assert "budget 6.00 GiB" in text and "µs per pixel-step" in text
+    assert not out.exists()
+    too_small = CliRunner().invoke(app, ["stylize", str(content_path), str(style_path), "-o", str(out),
+                                         "--size", "8192", "--max-memory", "300M", "--dry-run"])
+    assert too_small.exit_code == 2 and "even in 256-px tiles" in too_small.stderr
+    assert len(too_small.stderr.strip().splitlines()) == 1

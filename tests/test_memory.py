@@ -1,0 +1,35 @@
+import pytest
+
+from impasto.config import StyleConfig
+from impasto.memory import GIB, MIN_LBFGS_HISTORY, estimate_peak, plan_scale
+from impasto.schedule import Scale
+
+
+def test_estimate_grows_with_pixels_history_and_precision():
+    config = StyleConfig()
+    small = estimate_peak(512, 384, config, act_bytes=2, history=20, tile=None)
+    big = estimate_peak(1024, 768, config, act_bytes=2, history=20, tile=None)
+    assert small < big < 4 * small
+    assert estimate_peak(1024, 768, config, act_bytes=2, history=5, tile=None) < big
+    assert estimate_peak(1024, 768, config, act_bytes=4, history=20, tile=None) > big
+    # Measured peaks (README): 0.90 GiB and 1.90 GiB; the estimate stays within 15%.
+    assert small / GIB == pytest.approx(0.90, rel=0.15) and big / GIB == pytest.approx(1.90, rel=0.15)
+
+
+def test_plan_keeps_whole_when_it_fits_then_shortens_history_then_tiles():
+    config = StyleConfig()
+    scale = Scale(0, 2048, 1536, 10, 2048)
+    roomy = plan_scale(scale, config, 64 * GIB, act_bytes=2)
+    assert roomy.tile is None and roomy.history == config.lbfgs_history
+    tight = plan_scale(scale, config, int(6.5 * GIB), act_bytes=2)
+    assert tight.tile is None and MIN_LBFGS_HISTORY <= tight.history < config.lbfgs_history
+    assert tight.peak_bytes <= 6.5 * GIB
+    tiled = plan_scale(scale, config, 3 * GIB, act_bytes=2)
+    assert tiled.tile is not None and tiled.peak_bytes <= 3 * GIB and tiled.passes > 1
+    with pytest.raises(ValueError, match="even in 256-px tiles"):
+        plan_scale(Scale(0, 8192, 8192, 1, 8192), config, GIB, act_bytes=2)
+
+
+def test_forced_tile_size():
+    plan = plan_scale(Scale(0, 512, 384, 1, 512), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
+    assert plan.tile == 128 and plan.passes == 12

@@ -1,0 +1,133 @@
+import pytest
+import torch
+
+from impasto.config import StyleConfig
+from impasto.losses import content_loss, style_loss
+from impasto.optimize import style_targets
+from impasto.tiling import (
+    ALIGN,
+    BLEND,
+    plan_tiles,
+    stride,
+    tile_extent,
+    tiled_features,
+    tiled_grams,
+    tiled_loss_and_grad,
+)
+
+
+def _coverage(tiles, height, width):
+    total, seen = torch.zeros(height, width), torch.zeros(height, width, dtype=torch.bool)
+    for t in tiles:
+        total[t.top:t.bottom, t.left:t.right] += t.weight[0, 0]
+        seen[t.top:t.bottom, t.left:t.right] |= t.weight[0, 0] > 0
+    return total, seen
+
+
+@pytest.mark.parametrize(("height", "width", "core", "offset"), [
+    (96, 128, 48, (0, 0)), (96, 128, 48, (17, 40)), (300, 517, 128, (127, 3)), (64, 64, 256, (5, 5)),
+])
+def test_tiles_cover_every_pixel_and_their_weights_sum_to_one(height, width, core, offset):
+    tiles = plan_tiles(height, width, core, offset=offset, margin=24)
+    total, seen = _coverage(tiles, height, width)
+    torch.testing.assert_close(total, torch.ones(height, width))
+    assert seen.all()
+    for t in tiles:
+        assert t.top % ALIGN == 0 and t.left % ALIGN == 0  # the pooling grid is the image's
+        assert 0 <= t.top < t.bottom <= height and 0 <= t.left < t.right <= width
+        assert t.weight.shape == (1, 1, t.bottom - t.top, t.right - t.left)
+        assert max(t.bottom - t.top, t.right - t.left) <= tile_extent(core, 24)
+
+
+def test_one_tile_when_the_core_covers_the_image():
+    (tile,) = plan_tiles(64, 80, 128)
+    assert (tile.top, tile.left, tile.bottom, tile.right) == (0, 0, 64, 80) and bool((tile.weight == 1).all())
+
+
+def test_cuts_move_with_the_offset():
+    a = {(t.top, t.left) for t in plan_tiles(256, 256, 64, offset=(0, 0))}
+    b = {(t.top, t.left) for t in plan_tiles(256, 256, 64, offset=(32, 32))}
+    assert a != b
+    assert BLEND < 64
+
+
+def test_strides_of_named_layers():
+    assert [stride(x) for x in ("relu1_1", "relu2_1", "relu3_1", "relu4_2", "relu5_1")] == [1, 2, 4, 8, 16]
+
+
+@pytest.mark.slow
+def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path):
+    """Two passes over 9 tiles give the loss and gradient of one pass over the whole image."""
+    from impasto.image import load_tensor
+
+    config = StyleConfig(precision="fp32")
+    content, style = load_tensor(content_path, 128), load_tensor(style_path, 128)
+    generator = torch.Generator().manual_seed(0)
+    image = (content + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
+    weights = config.layer_weights()
+    targets = style_targets(vgg, [style], config)
+    content_target = vgg(content, [config.content_layer])[config.content_layer]
+
+    x = image.clone().requires_grad_(True)
+    features = vgg(x, [config.content_layer, *weights])
+    c = config.content_weight * content_loss(features[config.content_layer], content_target)
+    s = config.style_weight * style_loss(features, targets, weights)
+    (c + s).backward()
+
+    tiles = plan_tiles(*image.shape[-2:], 48, offset=(11, 29))
+    assert len(tiles) >= 4
+    terms, grad = tiled_loss_and_grad(vgg, image, tiles, content_layer=config.content_layer,
+                                      content_target=content_target, content_weight=config.content_weight,
+                                      targets=targets, layer_weights=weights, style_weight=config.style_weight,
+                                      dtype=torch.float32)
+    torch.testing.assert_close(terms, torch.stack([c, s]).detach(), rtol=1e-4, atol=0)
+    assert float((grad - x.grad).norm() / x.grad.norm()) < 1e-3
+    whole_grams = {k: v for k, v in style_targets(vgg, [image], config).items()}
+    for layer, g in tiled_grams(vgg, image, list(weights), tiles, torch.float32).items():
+        torch.testing.assert_close(g, whole_grams[layer], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(tiled_features(vgg, content, config.content_layer, tiles, torch.float32),
+                               content_target, rtol=1e-4, atol=1e-4)
+
+
+def _seam_ratio(image: torch.Tensor, cuts_x: list[int], cuts_y: list[int]) -> float:
+    """Mean |step| across the cut lines over the mean |step| across every other line, both axes."""
+    gx = (image[..., :, 1:] - image[..., :, :-1]).abs().mean(dim=(0, 1, 2))  # (W-1,): between x-1 and x
+    gy = (image[..., 1:, :] - image[..., :-1, :]).abs().mean(dim=(0, 1, 3))
+    on_x, on_y = torch.zeros_like(gx, dtype=torch.bool), torch.zeros_like(gy, dtype=torch.bool)
+    on_x[[x - 1 for x in cuts_x]] = True
+    on_y[[y - 1 for y in cuts_y]] = True
+    seam = torch.cat([gx[on_x], gy[on_y]]).mean()
+    elsewhere = torch.cat([gx[~on_x], gy[~on_y]]).mean()
+    return float(seam / elsewhere)
+
+
+@pytest.mark.slow
+def test_tiled_result_has_no_seams_and_the_same_style(monkeypatch, vgg, content_path, style_path):
+    """The worst case: cuts that never move (the default moves them every step)."""
+    import sys
+    from pathlib import Path
+
+    import impasto.optimize
+    from impasto import api
+    from impasto.image import load_tensor
+    from impasto.tiling import _cuts
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import quality
+
+    def result(tile_size):
+        config = StyleConfig(size=128, start_size=None, iterations=30, tile_size=tile_size)
+        return api.render(api.prepare(content_path, [style_path], config=config))
+
+    whole = result(None)
+    monkeypatch.setattr(impasto.optimize, "tile_offset", lambda core, generator: (0, 0))
+    tiled = result(32)
+    cuts_x, cuts_y = _cuts(tiled.shape[-1], 32, 0), _cuts(tiled.shape[-2], 32, 0)
+    assert len(cuts_x) == 3 and len(cuts_y) == 2
+    assert _seam_ratio(tiled, cuts_x, cuts_y) == pytest.approx(1.0, abs=0.10)
+    # The same lines of the one-pass result: what remains is the photo's own edges, not the tiles.
+    assert _seam_ratio(tiled, cuts_x, cuts_y) == pytest.approx(_seam_ratio(whole, cuts_x, cuts_y), rel=0.05)
+    content, style = load_tensor(content_path, 128), load_tensor(style_path, 128)
+    swd_tiled = quality.metrics(tiled, content, [style], vgg)["style_swd"]
+    swd_whole = quality.metrics(whole, content, [style], vgg)["style_swd"]
+    assert swd_tiled == pytest.approx(swd_whole, rel=0.10)
