@@ -42,8 +42,8 @@ class StyleConfig:
     iterations: int = 150  # loss evaluations (forward + backward passes) at the first scale
     scale_iterations: int = 60  # at each later scale
     # Exponential moving average of the iterates at each scale (bias-corrected); the average is the
-    # scale's result and seeds the next one. 0 turns it off.
-    ema_decay: float = 0.0
+    # scale's result and seeds the next one. 0 turns it off. 0.9 measured best (README).
+    ema_decay: float = 0.9
     optimizer: Optimizer = "lbfgs"
     learning_rate: float = 1.0  # L-BFGS step scale; for Adam, in [0, 1] pixel units (0.02 is good)
     lbfgs_history: int = 20  # curvature pairs; memory is 2 image copies per pair

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from .config import INIT_MODES, StyleConfig
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_variation
 from .memory import ScalePlan
-from .optimizers import HostCopy, IterateAverage, make_optimizer
+from .optimizers import ClampedAdam, HostCopy, IterateAverage, make_optimizer
 from .schedule import Scale, total_work
 from .system import resolve_precision
 from .tiling import plan_tiles, tiled_features, tiled_grams, tiled_loss_and_grad
@@ -181,14 +181,14 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
 def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, content: torch.Tensor,
                styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype, clock: _Clock,
                scales: int, previous: Any, callback: ProgressCallback | None) -> tuple[torch.Tensor, Any]:
-    """Optimize one rung from `start`; returns its result and its optimizer (for a warm start)."""
+    """Optimize one rung from `start`; returns its result and, for Adam, its optimizer (a warm start)."""
     targets = style_targets(model, styles, config, dtype, tile=plan.tile)
-    image = start.detach().clone().requires_grad_(True)
+    image = start.detach().requires_grad_(True)  # start is the caller's fresh tensor: no copy
     optimizer = make_optimizer(image, config, history=plan.history, previous=previous)
     host_terms = HostCopy(3, image.device)
     generator = torch.Generator().manual_seed(config.seed + scale.index)
     closure = _closure(model, image, scale, plan, config, content, targets, dtype, host_terms, generator)
-    average = IterateAverage(config.ema_decay) if config.ema_decay else None
+    average = IterateAverage(config.ema_decay) if config.ema_decay and scale.iterations else None
     for _ in range(scale.iterations):
         optimizer.step(closure)
         content_term, style_term, tv_term = host_terms.get()
@@ -210,7 +210,8 @@ def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, conten
     result = average.value if average is not None else image.detach()
     if not torch.isfinite(result).all():  # the last step can break the image after its loss was read
         raise NonFiniteLossError(f"the image holds NaN or inf after step {clock.steps}")
-    return result, optimizer
+    # Only Adam's moments carry over; L-BFGS pairs (2·history image copies) must not outlive the scale.
+    return result, optimizer if isinstance(optimizer, ClampedAdam) else None
 
 
 def optimize_scales(
@@ -241,6 +242,7 @@ def optimize_scales(
             start = initial_image(content, config.init if init is None else init, config.seed)
         else:
             start = _upsample(image, (scale.height, scale.width))
+        image = None  # the last scale's result is not needed once upsampled
         image, optimizer = _run_scale(model, start, scale, plan, content, styles_at(scale), config, dtype,
                                       clock, len(scales), optimizer, callback)
         del content, start
