@@ -24,8 +24,7 @@ def test_ladder_run_reports_every_scale_and_ends_at_the_target(content_path, sty
     image, seen = _render(content_path, style_path, optimizer=optimizer, learning_rate=lr, ema_decay=0.8)
     assert image.shape == (1, 3, 96, 128) and 0 <= image.min() and image.max() <= 1
     assert [p.step for p in seen] == list(range(1, 6 + 4 + 4 + 1)) and {p.total for p in seen} == {14}
-    assert [(p.scale, p.width, p.height) for p in seen[::4][:1]] == [(1, 64, 48)]
-    assert {(p.scale, p.width, p.height) for p in seen} == {(1, 64, 48), (2, 91, 68), (3, 128, 96)}
+    assert [(p.scale, p.width, p.height) for p in seen] == [(1, 64, 48)] * 6 + [(2, 91, 68)] * 4 + [(3, 128, 96)] * 4
     assert {p.scales for p in seen} == {3}
     done = [p.done for p in seen]
     assert done == sorted(done) and done[-1] == pytest.approx(1.0)
@@ -62,3 +61,36 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, content_path, styl
                                          "--size", "8192", "--max-memory", "300M", "--dry-run"])
     assert too_small.exit_code == 2 and "even in 256-px tiles" in too_small.stderr
     assert len(too_small.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("6G", 6 << 30), ("6GiB", 6 << 30), ("6gb", 6 << 30), ("512M", 512 << 20), ("6.5g", int(6.5 * (1 << 30))),
+    ("6", 6 << 30), (" 2 t", 2 << 40),
+])
+def test_max_memory_sizes(text, expected):
+    from impasto.cli import _memory
+
+    assert _memory(text) == expected
+
+
+@pytest.mark.parametrize("text", ["6ib", "lots", "-1G", "0", "6X", "1e400G"])
+def test_bad_max_memory_is_one_line(tmp_path, content_path, style_path, text):
+    result = CliRunner().invoke(app, ["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"),
+                                      "--max-memory", text])
+    assert result.exit_code == 2 and "--max-memory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_interrupt_at_a_lower_scale_saves_at_the_output_size(tmp_path, content_path, style_path):
+    from rich.console import Console
+
+    from impasto.cli_run import EXIT_INTERRUPTED, OutputPlan, _save_interrupted
+
+    plan = OutputPlan(tmp_path / "out.png", "PNG", 8, None, (content_path, style_path))
+    low = Progress(7, 14, 1.0, 0.5, 0.5, 0.0, 1.0, torch.rand(1, 3, 48, 64), 1, 3, 64, 48, 0.2)
+    console = Console(file=open(tmp_path / "log.txt", "w"))  # noqa: SIM115
+    assert _save_interrupted(low, plan, console, (128, 96)) == EXIT_INTERRUPTED
+    from PIL import Image
+
+    assert Image.open(tmp_path / "out.partial.png").size == (128, 96)
+    assert not (tmp_path / "out.png").exists()

@@ -49,7 +49,10 @@ def test_adam_warm_start_carries_resized_moments_and_step():
     state = second.adam.state[bigger]
     assert float(state["step"]) == 3
     assert state["exp_avg"].shape == (1, 3, 16, 16)
-    torch.testing.assert_close(state["exp_avg"], torch.full_like(bigger, float(first.adam.state[image]["exp_avg"][0, 0, 0, 0])))
+    # 4x the pixels: a mean loss's gradient per pixel is 1/4, its square 1/16.
+    old = first.adam.state[image]
+    torch.testing.assert_close(state["exp_avg"], torch.full_like(bigger, float(old["exp_avg"][0, 0, 0, 0]) / 4))
+    torch.testing.assert_close(state["exp_avg_sq"], torch.full_like(bigger, float(old["exp_avg_sq"][0, 0, 0, 0]) / 16))
     cold = make_optimizer(bigger, StyleConfig(optimizer="adam"), history=1)
     assert not cold.adam.state
     assert isinstance(make_optimizer(bigger, StyleConfig(), history=7), LBFGS)

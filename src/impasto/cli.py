@@ -9,6 +9,7 @@ The running of a job (progress, saves, interrupts) is in cli_run.py.
 from __future__ import annotations
 
 import math
+import re
 import signal
 import sys
 from pathlib import Path
@@ -75,22 +76,21 @@ def _blend_weights(values: list[str] | None) -> list[float] | None:
     return weights
 
 
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_MEMORY = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
 
 
 def _memory(value: str | None) -> int | None:
-    """`--max-memory 6G` (also 6GiB, 6GB, 6000M, 6.5g): bytes, binary units."""
+    """`--max-memory 6G` (also 6GiB, 6GB, 6000M, 6.5g; a bare number is GiB): bytes, binary units."""
     if value is None:
         return None
-    text = value.strip().lower().removesuffix("ib").removesuffix("b")
-    unit = text[-1:] if text[-1:] in _UNITS and text[-1:] else ""
-    try:
-        number = float(text[: len(text) - len(unit)])
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a size such as 6G or 512M") from None
+    match = _MEMORY.fullmatch(value)
+    if not match or (match.group(3) and not match.group(2)):
+        raise typer.BadParameter(f"{value!r} is not a size such as 6G or 512M")
+    number = float(match.group(1))
     if not math.isfinite(number) or number <= 0:
         raise typer.BadParameter(f"must be a positive size such as 6G; got {value!r}")
-    return int(number * _UNITS[unit])
+    return int(number * _UNITS[(match.group(2) or "g").lower()])
 
 
 _OUT, _LOOK, _OPT, _RUN = "Output", "Look", "Optimization", "Run"
@@ -157,7 +157,8 @@ def stylize(
     tile_size: int | None = typer.Option(None, "--tile-size", metavar="PX", rich_help_panel=_RUN,
                                          help="Force tiles of this size. [dim]\\[default: as memory requires][/dim]"),
     dry_run: bool = typer.Option(False, "--dry-run", metavar="", rich_help_panel=_RUN,
-                                 help="Print the scales, tiles, memory and time estimates; do not run."),
+                                 help="Print the scales, tiles, memory and time estimates (timed by a "
+                                 "few steps at 384 px) instead of running."),
     allow_huge: bool = typer.Option(False, "--allow-huge", metavar="", rich_help_panel=_RUN,
                                     help=f"Allow --size over {MAX_SIZE} and inputs over Pillow's pixel limit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="Print only errors.", rich_help_panel=_RUN),
@@ -197,9 +198,7 @@ def stylize(
     except (ValueError, TypeError) as err:
         cli_run.fail(str(err))
     if dry_run:
-        from .cli_plan import print_plan
-
-        raise typer.Exit(print_plan(run, rungs))
+        raise typer.Exit(cli_run.dry_run(run, rungs, debug=debug))
     raise typer.Exit(cli_run.execute(run, plan, quiet=quiet, debug=debug))
 
 

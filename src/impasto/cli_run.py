@@ -194,7 +194,7 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
             result = render(run, callback=on_step)
         except KeyboardInterrupt:
             bar.stop()
-            return _save_interrupted(last[0] if last else None, plan, console)
+            return _save_interrupted(last[0] if last else None, plan, console, _output_size(run))
         except NonFiniteLossError as err:
             bar.stop()
             fail(str(err), EXIT_INTERNAL)
@@ -212,6 +212,18 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
     console.print(f"wrote {plan.output} ({width}x{height}, {plan.bit_depth}-bit {plan.fmt}) "
                   f"in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def dry_run(run, rungs, *, debug: bool) -> int:
+    """`--dry-run`: the plan and its calibrated times. Returns the exit code."""
+    from .cli_plan import print_plan
+
+    try:
+        return print_plan(run, rungs)
+    except Exception as err:  # the calibration is a real run: it can fail like one
+        if debug:
+            raise
+        fail(_internal_message(err), EXIT_INTERNAL)
 
 
 def _save_uninterrupted(image, path: Path, plan: OutputPlan) -> None:
@@ -232,17 +244,34 @@ def _rescue(image, plan: OutputPlan) -> str:
     return f"; the result was saved to {path}"
 
 
-def _save_interrupted(progress, plan: OutputPlan, console) -> int:
+def _output_size(run) -> tuple[int, int]:
+    """(width, height) of the finished output: the last scale's."""
+    from .schedule import plan_scales
+
+    last = plan_scales(run.content.width, run.content.height, run.config)[-1]
+    return last.width, last.height
+
+
+def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int]) -> int:
+    """Save the current image; one caught at a lower scale is upsampled to the output's size, so
+    that the partial file can be used (or passed to --init) like the output it stands for."""
     if progress is None:
         console.print("interrupted before the first step; nothing written")
         return EXIT_INTERRUPTED
-    if not bool(progress.image.isfinite().all()):
+    image = progress.image
+    if not bool(image.isfinite().all()):
         console.print(f"interrupted at step {progress.step}; the current image is not finite, nothing written")
         return EXIT_INTERRUPTED
+    note = ""
+    if (image.shape[-1], image.shape[-2]) != size:
+        from torch.nn import functional as F
+
+        note = f" (scale {progress.scale}/{progress.scales}, {image.shape[-1]}x{image.shape[-2]}, upsampled)"
+        image = F.interpolate(image, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp(0, 1)
     complete = progress.step == progress.total
     path = plan.output if complete else plan.partial()
-    _save_uninterrupted(progress.image, path, plan)  # a second Ctrl-C must not cut this save short
-    console.print(f"interrupted at step {progress.step}/{progress.total}; wrote the current image to {path}")
+    _save_uninterrupted(image, path, plan)  # a second Ctrl-C must not cut this save short
+    console.print(f"interrupted at step {progress.step}/{progress.total}{note}; wrote the current image to {path}")
     return EXIT_INTERRUPTED
 
 

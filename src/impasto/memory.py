@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .config import StyleConfig
 from .schedule import Scale
-from .tiling import tile_extent
+from .tiling import cut_positions, network_pixels, tile_extent
 
 GIB = 1 << 30
 BASE_BYTES = int(0.55 * GIB)  # interpreter, torch, VGG19 in fp32 and bf16, allocator pools
@@ -40,9 +40,11 @@ class ScalePlan:
 
 
 def _state_copies(config: StyleConfig, history: int) -> int:
-    """fp32 image-sized buffers the loop holds: image, gradient, optimizer state, average, best."""
+    """fp32 image-sized buffers the loop holds: the content, the image, its gradient, the optimizer's
+    state (L-BFGS: 2 per pair, the last point, its gradient and 2 work buffers; Adam: 2 moments
+    and the last scale's, resized), the average and the copy of it shown to the callback."""
     optimizer = 2 * history + 4 if config.optimizer == "lbfgs" else 3
-    return 2 + optimizer + (1 if config.ema_decay else 0)
+    return 3 + optimizer + (2 if config.ema_decay else 0)
 
 
 def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: int, history: int,
@@ -54,7 +56,7 @@ def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: in
     else:
         side = tile_extent(tile)
         pass_pixels = int(min(side, height) * min(side, width) * TILED_NET_FACTOR)
-        extra = pixels * 8 * act_bytes // 64 * 2  # content target (relu4_2: 512 ch at 1/64 px) kept whole
+        extra = pixels * 8 * act_bytes  # the content target (relu4_2: 512 ch at 1/64 px), kept whole
     return (BASE_BYTES + NET_BYTES_PER_PX[act_bytes] * pass_pixels + extra
             + IMAGE_BYTES_PER_PX * pixels * _state_copies(config, history))
 
@@ -69,22 +71,34 @@ def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int
     histories = [config.lbfgs_history]
     if config.optimizer == "lbfgs":
         histories += list(range(config.lbfgs_history - 1, MIN_LBFGS_HISTORY - 1, -1))
-    if config.tile_size is None:
+    forced = config.tile_size is not None and config.tile_size < max(w, h)
+    if not forced:
         for history in histories:
             peak = estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=None)
             if peak <= usable:
                 return ScalePlan(None, history, peak, 1)
-    cores = [config.tile_size] if config.tile_size else range(max(w, h) // 16 * 16, MIN_TILE - 1, -64)
-    history = histories[-1] if config.tile_size is None else config.lbfgs_history
+    cores = [config.tile_size] if forced else range(max(w, h) // 16 * 16, MIN_TILE - 1, -64)
     for core in cores:
-        peak = estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=core)
-        if peak <= usable or config.tile_size:
-            passes = _ceil_div(h, core) * _ceil_div(w, core)
-            return ScalePlan(core, history, peak, passes)
+        for history in histories:  # the largest history that fits this tile size
+            peak = estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=core)
+            if peak <= usable or (forced and history == histories[-1]):
+                return ScalePlan(core, history, peak, _tiles(h, core) * _tiles(w, core))
     need = estimate_peak(w, h, config, act_bytes=act_bytes, history=MIN_LBFGS_HISTORY, tile=MIN_TILE)
     raise ValueError(f"{w}x{h} needs about {need / GIB:.1f} GiB even in {MIN_TILE}-px tiles; "
                      f"the memory budget is {budget / GIB:.1f} GiB (raise max_memory, or lower size)")
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+def _tiles(length: int, core: int) -> int:
+    """Tiles along one axis at a typical offset (the cuts move every step)."""
+    return len(cut_positions(length, core, core // 2)) + 1
+
+
+TILED_PASS_COST = 1.5  # a tiled step runs forward twice and backward once per tile
+
+
+def step_cost(scale: Scale, plan: ScalePlan) -> float:
+    """Work of one step in whole-image pixel passes: the pixels, or for tiles their overlapping
+    extent times the extra forward. Weighs the ETA and the --dry-run time alike."""
+    if plan.tile is None:
+        return float(scale.pixels)
+    return TILED_PASS_COST * network_pixels(scale.height, scale.width, plan.tile)

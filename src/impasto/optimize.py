@@ -14,16 +14,15 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch.nn import functional as F
 
 from .config import INIT_MODES, StyleConfig
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_variation
-from .memory import ScalePlan
+from .memory import ScalePlan, step_cost
 from .optimizers import ClampedAdam, HostCopy, IterateAverage, make_optimizer
-from .schedule import Scale, total_work
+from .schedule import Scale
 from .system import resolve_precision
 from .tiling import plan_tiles, tiled_features, tiled_grams, tiled_loss_and_grad
 from .vgg import VGG19Features
@@ -116,12 +115,12 @@ def _upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 @dataclass
 class _Clock:
-    """The run's position, for Progress: steps so far, work so far (pixel-steps), start time."""
+    """The run's position, for Progress: steps so far, work so far (memory.step_cost), start time."""
 
     total_steps: int
-    total_work: int
+    total_work: float
     steps: int = 0
-    work: int = 0
+    work: float = 0.0
     start: float = field(default_factory=time.perf_counter)
 
 
@@ -180,21 +179,24 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
 
 def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, content: torch.Tensor,
                styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype, clock: _Clock,
-               scales: int, previous: Any, callback: ProgressCallback | None) -> tuple[torch.Tensor, Any]:
-    """Optimize one rung from `start`; returns its result and, for Adam, its optimizer (a warm start)."""
+               scales: int, handoff: list, callback: ProgressCallback | None) -> torch.Tensor:
+    """Optimize one rung from `start`; returns its result. handoff carries Adam to the next scale."""
     targets = style_targets(model, styles, config, dtype, tile=plan.tile)
     image = start.detach().requires_grad_(True)  # start is the caller's fresh tensor: no copy
-    optimizer = make_optimizer(image, config, history=plan.history, previous=previous)
+    optimizer = make_optimizer(image, config, history=plan.history, previous=handoff.pop() if handoff else None)
+    cost = step_cost(scale, plan)
     host_terms = HostCopy(3, image.device)
     generator = torch.Generator().manual_seed(config.seed + scale.index)
     closure = _closure(model, image, scale, plan, config, content, targets, dtype, host_terms, generator)
+    # Differs from Gatys et al. 2015: the scale's result is the average of its last iterates
+    # (crowsonkb/style-transfer-pytorch), which removes the last steps' speckle.
     average = IterateAverage(config.ema_decay) if config.ema_decay and scale.iterations else None
     for _ in range(scale.iterations):
         optimizer.step(closure)
         content_term, style_term, tv_term = host_terms.get()
         total = content_term + style_term + tv_term
         clock.steps += 1
-        clock.work += scale.pixels
+        clock.work += cost
         if not math.isfinite(total):
             raise NonFiniteLossError(
                 f"loss became {total} at step {clock.steps} (content {content_term}, style {style_term}, "
@@ -211,7 +213,9 @@ def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, conten
     if not torch.isfinite(result).all():  # the last step can break the image after its loss was read
         raise NonFiniteLossError(f"the image holds NaN or inf after step {clock.steps}")
     # Only Adam's moments carry over; L-BFGS pairs (2·history image copies) must not outlive the scale.
-    return result, optimizer if isinstance(optimizer, ClampedAdam) else None
+    if isinstance(optimizer, ClampedAdam):
+        handoff.append(optimizer)
+    return result
 
 
 def optimize_scales(
@@ -231,10 +235,9 @@ def optimize_scales(
     init overrides `config.init` for the first scale (a path is resolved by the caller).
     Raises NonFiniteLossError if the loss stops being finite.
     """
-    scales = [s for s, _ in rungs]
-    clock = _Clock(sum(s.iterations for s in scales), total_work(scales))
+    clock = _Clock(sum(s.iterations for s, _ in rungs), sum(s.iterations * step_cost(s, p) for s, p in rungs))
     image: torch.Tensor | None = None
-    optimizer = None
+    handoff: list = []  # Adam, from one scale to the next; nothing else outlives its scale
     for scale, plan in rungs:
         content = content_at(scale)
         dtype = resolve_precision(config.precision, content.device)
@@ -243,8 +246,8 @@ def optimize_scales(
         else:
             start = _upsample(image, (scale.height, scale.width))
         image = None  # the last scale's result is not needed once upsampled
-        image, optimizer = _run_scale(model, start, scale, plan, content, styles_at(scale), config, dtype,
-                                      clock, len(scales), optimizer, callback)
+        image = _run_scale(model, start, scale, plan, content, styles_at(scale), config, dtype,
+                           clock, len(rungs), handoff, callback)
         del content, start
     return image
 
@@ -263,7 +266,7 @@ def optimize_image(
     content: (1, 3, H, W) sRGB [0, 1]; styles: such images at their style size.
     """
     height, width = content.shape[-2:]
-    scale = Scale(0, width, height, config.iterations, max(s.shape[-1] for s in styles))
+    scale = Scale(0, width, height, config.iterations, max(max(s.shape[-2:]) for s in styles))
     plan = ScalePlan(None, config.lbfgs_history, 0, 1)
     return optimize_scales(model, [(scale, plan)], lambda _: content, lambda _: list(styles), config,
                            init=init, callback=callback)

@@ -58,10 +58,13 @@ class ClampedAdam:
             old = previous.adam.state.get(previous.image)
             if old:
                 size = tuple(image.shape[-2:])
+                # The losses are means over positions, so a pixel's gradient scales as 1/pixels:
+                # the first moment follows by that ratio, the second by its square.
+                ratio = previous.image[0, 0].numel() / image[0, 0].numel()
                 self.adam.state[image] = {
                     "step": old["step"].clone(),
-                    "exp_avg": resize_state(old["exp_avg"], size),
-                    "exp_avg_sq": resize_state(old["exp_avg_sq"], size),
+                    "exp_avg": resize_state(old["exp_avg"], size).mul_(ratio),
+                    "exp_avg_sq": resize_state(old["exp_avg_sq"], size).mul_(ratio * ratio),
                 }
 
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:

@@ -67,8 +67,3 @@ def plan_scales(width: int, height: int, config: StyleConfig) -> list[Scale]:
         Scale(i, w, h, config.iterations if i == 0 else config.scale_iterations, config.style_size_at(max(w, h)))
         for i, (w, h) in enumerate(sizes)
     ]
-
-
-def total_work(scales: list[Scale]) -> int:
-    """Pixel-iterations of a run: a step costs in proportion to its pixels, so this weighs the ETA."""
-    return sum(s.pixels * s.iterations for s in scales)
