@@ -21,9 +21,9 @@ def test_plan_keeps_whole_when_it_fits_then_shortens_history_then_tiles():
     scale = Scale(0, 2048, 1536, 10, 2048)
     roomy = plan_scale(scale, config, 64 * GIB, act_bytes=2)
     assert roomy.tile is None and roomy.history == config.lbfgs_history
-    tight = plan_scale(scale, config, int(6.5 * GIB), act_bytes=2)
+    tight = plan_scale(scale, config, int(6 * GIB), act_bytes=2)
     assert tight.tile is None and MIN_LBFGS_HISTORY <= tight.history < config.lbfgs_history
-    assert tight.peak_bytes <= 6.5 * GIB
+    assert tight.peak_bytes <= 6 * GIB
     tiled = plan_scale(scale, config, 3 * GIB, act_bytes=2)
     assert tiled.tile is not None and tiled.passes > 1
     assert tiled.history > MIN_LBFGS_HISTORY  # tiles leave room for more pairs than the whole image did

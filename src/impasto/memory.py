@@ -15,10 +15,11 @@ from .tiling import cut_positions, network_pixels, tile_extent
 
 GIB = 1 << 30
 BASE_BYTES = int(0.55 * GIB)  # interpreter, torch, VGG19 in fp32 and bf16, allocator pools
-# One forward + backward through VGG19 to relu5_1, per pixel of the pass. Measured peak RSS, bf16,
-# 20 L-BFGS pairs: 512x384 0.90 GiB, 1024x768 1.90 GiB (1692 B/px apart, 550 of them optimizer
-# state); fp32 at 1024x768 with 4 pairs 2.26 GiB.
-NET_BYTES_PER_PX = {2: 1400, 4: 2600}  # by activation dtype size (bf16, fp32)
+# One forward + backward through VGG19 to relu5_1, per pixel of the pass. Fitted to measured peak
+# RSS, bf16, 20 L-BFGS pairs: 512x384 0.90 GiB, 1024x768 1.90 GiB, 1448x1086 3.02 GiB (about
+# 1150 B/px of network once the optimizer's image copies are counted); fp32 at 1024x768 with
+# 4 pairs 2.26 GiB.
+NET_BYTES_PER_PX = {2: 1200, 4: 2400}  # by activation dtype size (bf16, fp32)
 # A tiled pass also holds the whole image's gradient and Gram passes' leftovers: 1024x768 in
 # 512-px tiles peaked at 1.74 GiB against 1.42 estimated with the plain rate.
 TILED_NET_FACTOR = 1.5
