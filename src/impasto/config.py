@@ -189,5 +189,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "style_layer_weights": tuple(n * n / 20 for n in _STYLE_CHANNELS),
         "iterations": 500,
         "start_size": None,  # one scale
+        "ema_decay": 0.0,  # the last iterate
     },
 }
