@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from speed import CONTENT, STYLE, timed_run  # noqa: E402
+from speed import CONTENT, STYLE, timed_run
 
 
 def run(size: int, extra: list[str], out: Path) -> dict:
@@ -47,6 +47,7 @@ def _render(config) -> tuple[object, list[float], list[int]]:
 
 def compare(size: int, out_dir: Path) -> list[dict]:
     import quality
+
     from impasto.config import StyleConfig
     from impasto.image_write import save_image
     from impasto.system import tune_allocator
@@ -85,13 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("extra", nargs="*", help="impasto options for run, after --")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # impasto options for run, after --
+    args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra or "--" in argv else 0)])
     with tempfile.TemporaryDirectory() as folder:
         out_dir = args.out_dir or Path(folder)
         out_dir.mkdir(parents=True, exist_ok=True)
         if args.mode == "run":
-            rows = [run(args.size, args.extra, out_dir / f"highres_{args.size}.png")]
+            rows = [run(args.size, extra, out_dir / f"highres_{args.size}.png")]
         else:
             rows = compare(args.size, out_dir)
     print(table(rows))

@@ -23,7 +23,7 @@ from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_va
 from .memory import ScalePlan, step_cost
 from .optimizers import ClampedAdam, HostCopy, IterateAverage, make_optimizer
 from .schedule import Scale
-from .system import resolve_precision
+from .system import release_free_memory, resolve_precision
 from .tiling import plan_tiles, tiled_features, tiled_grams, tiled_loss_and_grad
 from .vgg import VGG19Features
 
@@ -249,6 +249,7 @@ def optimize_scales(
         image = _run_scale(model, start, scale, plan, content, styles_at(scale), config, dtype,
                            clock, len(rungs), handoff, callback)
         del content, start
+        release_free_memory()  # the finished scale's buffers must not add to the next one's peak
     return image
 
 
