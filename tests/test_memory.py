@@ -1,7 +1,7 @@
 import pytest
 
 from impasto.config import StyleConfig
-from impasto.memory import GIB, MIN_LBFGS_HISTORY, estimate_peak, plan_scale, step_cost
+from impasto.memory import GIB, MIN_LBFGS_HISTORY, SAFETY, estimate_peak, plan_scale, step_cost
 from impasto.schedule import Scale
 
 
@@ -26,7 +26,11 @@ def test_plan_keeps_whole_when_it_fits_then_shortens_history_then_tiles():
     assert tight.peak_bytes <= 6 * GIB
     tiled = plan_scale(scale, config, 3 * GIB, act_bytes=2)
     assert tiled.tile is not None and tiled.passes > 1
-    assert tiled.history > MIN_LBFGS_HISTORY  # tiles leave room for more pairs than the whole image did
+    # The largest history that fits beside these tiles: one more pair would not.
+    assert tiled.history == config.lbfgs_history or estimate_peak(
+        2048, 1536, config, act_bytes=2, history=tiled.history + 1, tile=tiled.tile) > 3 * GIB * SAFETY
+    roomier = plan_scale(scale, config, 5 * GIB, act_bytes=2)
+    assert roomier.tile is not None and roomier.history > MIN_LBFGS_HISTORY
     with pytest.raises(ValueError, match="even in 256-px tiles"):
         plan_scale(Scale(0, 8192, 8192, 1, 8192), config, GIB, act_bytes=2)
 

@@ -69,9 +69,9 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 @pytest.mark.slow
 @pytest.mark.parametrize(("precision", "tolerance"), [("fp32", 1e-3), ("bf16", 3e-2)])
 def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path, precision, tolerance):
-    """Two passes over 20 tiles, most of them inside the image on every side, give the loss and
+    """Two passes over 24 tiles, some of them inside the image on every side, give the loss and
     the gradient of one pass over the whole image."""
-    config, content, image, targets = _reference(vgg, content_path, style_path, 320, precision)
+    config, content, image, targets = _reference(vgg, content_path, style_path, 384, precision)
     dtype, weights, layer = _DTYPES[precision], config.layer_weights(), config.content_layer
     content_target = vgg(content, [layer], dtype=dtype)[layer]
 
@@ -83,7 +83,7 @@ def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path, p
 
     tiles = plan_tiles(*image.shape[-2:], 64, offset=(11, 29))
     height, width = image.shape[-2:]
-    assert len(tiles) == 20
+    assert len(tiles) == 24
     assert any(0 < t.top and t.bottom < height and 0 < t.left and t.right < width for t in tiles)
     terms, grad = tiled_loss_and_grad(vgg, image, tiles, content_layer=layer, content_target=content_target,
                                       content_weight=config.content_weight, targets=targets,
@@ -91,11 +91,13 @@ def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path, p
     torch.testing.assert_close(terms, torch.stack([c, s]).detach(), rtol=tolerance / 10, atol=0)
     assert float((grad - x.grad).norm() / x.grad.norm()) < tolerance
     if precision == "fp32":
+        # Exact wherever the 48-px margin holds the receptive field; relu5_1's (156 px) is cut.
         whole_grams = style_targets(vgg, [image], config)
         for name, g in tiled_grams(vgg, image, list(weights), tiles, dtype).items():
-            torch.testing.assert_close(g, whole_grams[name], rtol=1e-4, atol=1e-6)
-        torch.testing.assert_close(tiled_features(vgg, content, layer, tiles, dtype), content_target,
-                                   rtol=1e-4, atol=1e-3)
+            error = float((g - whole_grams[name]).norm() / whole_grams[name].norm())
+            assert error < (5e-3 if name == "relu5_1" else 1e-5), name
+        features = tiled_features(vgg, content, layer, tiles, dtype)
+        assert float((features - content_target).norm() / content_target.norm()) < 1e-3
 
 
 def _seam_ratio(image: torch.Tensor, cuts_x: list[int], cuts_y: list[int]) -> float:
