@@ -35,14 +35,15 @@ def run(size: int, extra: list[str], out: Path) -> dict:
             "peak_rss_gib": round(peak / 2**30, 2)}
 
 
-def _render(config) -> tuple[object, list[float], list[int]]:
+def _render(config) -> tuple[object, list[float]]:
+    """The result and the seconds from the start of the render to each step."""
     from impasto import api
 
-    stamps, scales = [], []
+    stamps = []
     start = time.perf_counter()
     image = api.render(api.prepare(CONTENT, [STYLE], config=config),
-                       callback=lambda p: (stamps.append(time.perf_counter() - start), scales.append(p.scale)))
-    return image, stamps, scales
+                       callback=lambda p: stamps.append(time.perf_counter() - start))
+    return image, stamps
 
 
 def compare(size: int, out_dir: Path) -> list[dict]:
@@ -54,14 +55,14 @@ def compare(size: int, out_dir: Path) -> list[dict]:
 
     tune_allocator()
     ladder_config = StyleConfig(size=size)
-    ladder, stamps, _ = _render(ladder_config)
+    ladder, stamps = _render(ladder_config)
     budget = stamps[-1]
     # Time a few single-scale steps at the full size, then run as many as fit in the ladder's time.
     probe = dataclasses.replace(ladder_config, start_size=None, iterations=4)
-    _, probe_stamps, _ = _render(probe)
+    _, probe_stamps = _render(probe)
     per_step = (probe_stamps[-1] - probe_stamps[0]) / 3
     steps = max(1, round((budget - probe_stamps[0]) / per_step) + 1)  # the first step pays the setup
-    single, single_stamps, _ = _render(dataclasses.replace(probe, iterations=steps))
+    single, single_stamps = _render(dataclasses.replace(probe, iterations=steps))
     rows = []
     for name, image, seconds, config in (("coarse-to-fine (default)", ladder, budget, ladder_config),
                                          (f"one scale, {steps} steps", single, single_stamps[-1], probe)):

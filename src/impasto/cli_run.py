@@ -264,10 +264,10 @@ def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int]
         return EXIT_INTERRUPTED
     note = ""
     if (image.shape[-1], image.shape[-2]) != size:
-        from torch.nn import functional as F
+        from .optimize import upsample
 
         note = f" (scale {progress.scale}/{progress.scales}, {image.shape[-1]}x{image.shape[-2]}, upsampled)"
-        image = F.interpolate(image, size=(size[1], size[0]), mode="bicubic", align_corners=False).clamp(0, 1)
+        image = upsample(image, (size[1], size[0]))
     complete = progress.step == progress.total
     path = plan.output if complete else plan.partial()
     _save_uninterrupted(image, path, plan)  # a second Ctrl-C must not cut this save short

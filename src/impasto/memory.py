@@ -23,7 +23,7 @@ NET_BYTES_PER_PX = {2: 1200, 4: 2400}  # by activation dtype size (bf16, fp32)
 # A tiled pass also holds the whole image's gradient and Gram passes' leftovers: 1024x768 in
 # 512-px tiles peaked at 1.74 GiB against 1.42 estimated with the plain rate.
 TILED_NET_FACTOR = 1.5
-FORWARD_ONLY_SHARE = 0.45  # a no-grad pass keeps no activations for a backward
+TILED_PASS_COST = 1.5  # a tiled step runs forward twice and backward once per tile
 IMAGE_BYTES_PER_PX = 3 * 4  # one fp32 (1, 3, H, W) copy
 MIN_LBFGS_HISTORY = 5
 MIN_TILE = 256  # below this, the margins cost more than the tile does
@@ -94,9 +94,6 @@ def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int
 def _tiles(length: int, core: int) -> int:
     """Tiles along one axis at a typical offset (the cuts move every step)."""
     return len(cut_positions(length, core, core // 2)) + 1
-
-
-TILED_PASS_COST = 1.5  # a tiled step runs forward twice and backward once per tile
 
 
 def step_cost(scale: Scale, plan: ScalePlan) -> float:

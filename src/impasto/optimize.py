@@ -108,8 +108,9 @@ def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) ->
 
 
 
-def _upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The previous scale's result at the next scale's (H, W), bicubic, back in [0, 1]."""
+def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A (1, 3, h, w) image in [0, 1] at a larger (H, W), bicubic, back in [0, 1]: the previous
+    scale's result for the next scale, or an interrupted one for the output."""
     return F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1).contiguous()
 
 
@@ -244,7 +245,7 @@ def optimize_scales(
         if image is None:
             start = initial_image(content, config.init if init is None else init, config.seed)
         else:
-            start = _upsample(image, (scale.height, scale.width))
+            start = upsample(image, (scale.height, scale.width))
         image = None  # the last scale's result is not needed once upsampled
         image = _run_scale(model, start, scale, plan, content, styles_at(scale), config, dtype,
                            clock, len(rungs), handoff, callback)
