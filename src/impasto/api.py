@@ -111,14 +111,16 @@ def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> floa
     return (stamps[-1] - stamps[0]) / steps / (result.shape[-1] * result.shape[-2])
 
 
-def render(run: PreparedRun, *, callback: ProgressCallback | None = None) -> torch.Tensor:
+def render(run: PreparedRun, *, callback: ProgressCallback | None = None,
+           rungs: list[tuple[Scale, ScalePlan]] | None = None) -> torch.Tensor:
     """Run a prepared job. Returns (1, 3, H, W) float32 sRGB in [0, 1] on the run's device.
 
     callback receives an `impasto.Progress` after every step. Raises NonFiniteLossError if the
     run diverges; KeyboardInterrupt passes through (the callback's last image is the current one).
+    rungs: `plan(run)`, when the caller already has it.
     """
     config, device = run.config, run.device
-    rungs = plan(run)
+    rungs = rungs or plan(run)
 
     def content_at(scale: Scale) -> torch.Tensor:
         return to_tensor(resize_exact(run.content, (scale.width, scale.height))).to(device)

@@ -199,7 +199,7 @@ def stylize(
         cli_run.fail(str(err))
     if dry_run:
         raise typer.Exit(cli_run.dry_run(run, rungs, debug=debug))
-    raise typer.Exit(cli_run.execute(run, plan, quiet=quiet, debug=debug))
+    raise typer.Exit(cli_run.execute(run, rungs, plan, quiet=quiet, debug=debug))
 
 
 @app.command()

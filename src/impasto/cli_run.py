@@ -155,8 +155,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 _WORK = 10_000  # the bar's total: the run's work in ten-thousandths
 
 
-def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
-    """Run a prepared job with a progress bar; save the result. Returns the exit code."""
+def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
+    """Run a prepared job (rungs: api.plan(run)) with a progress bar; save the result. Returns the exit code."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -191,10 +191,11 @@ def execute(run, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
     with _signals(_raise_interrupt), Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("stylize", total=_WORK, where="", terms="", rate="")
         try:
-            result = render(run, callback=on_step)
+            result = render(run, callback=on_step, rungs=rungs)
         except KeyboardInterrupt:
             bar.stop()
-            return _save_interrupted(last[0] if last else None, plan, console, _output_size(run))
+            final = rungs[-1][0]
+            return _save_interrupted(last[0] if last else None, plan, console, (final.width, final.height))
         except NonFiniteLossError as err:
             bar.stop()
             fail(str(err), EXIT_INTERNAL)
@@ -242,14 +243,6 @@ def _rescue(image, plan: OutputPlan) -> str:
     except (OSError, ValueError):
         return "; the result could not be saved elsewhere either"
     return f"; the result was saved to {path}"
-
-
-def _output_size(run) -> tuple[int, int]:
-    """(width, height) of the finished output: the last scale's."""
-    from .schedule import plan_scales
-
-    last = plan_scales(run.content.width, run.content.height, run.config)[-1]
-    return last.width, last.height
 
 
 def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int]) -> int:
