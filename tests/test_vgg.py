@@ -102,6 +102,37 @@ def test_avg_pooling_changes_deep_features_only(vgg):
     assert not torch.allclose(avg(image, ["relu2_1"])["relu2_1"], vgg(image, ["relu2_1"])["relu2_1"])
 
 
+def test_rescaled_avg_pooling_keeps_max_poolings_activation_magnitudes(vgg, content_path, style_path):
+    from impasto.image import load_tensor
+
+    avg = load_vgg19(pooling="avg")
+    layers = ["relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    for image in (load_tensor(content_path, 256), load_tensor(style_path, 256)):
+        with torch.no_grad():
+            a, m = avg(image, layers), vgg(image, layers)
+        for layer in layers:
+            ratio = float(a[layer].mean() / m[layer].mean())
+            assert 0.7 < ratio < 1.4, (layer, ratio)  # unscaled, relu5_1 is 4x smaller (README)
+
+
+def test_a_grey_image_reads_as_equal_rgb_channels(vgg, content_tensor):
+    grey = content_tensor.mean(1, keepdim=True)
+    torch.testing.assert_close(vgg(grey, ["relu3_1"])["relu3_1"], vgg(grey.expand(-1, 3, -1, -1), ["relu3_1"])["relu3_1"])
+    with pytest.raises(ValueError, match="grey"):
+        vgg(torch.rand(1, 2, 32, 32), ["relu1_1"])
+
+
+@pytest.mark.parametrize("padding", ["reflect", "replicate"])
+def test_padding_changes_the_border_only(vgg, content_tensor, padding):
+    other = load_vgg19(padding=padding)
+    assert other is not vgg
+    a, b = other(content_tensor, ["relu1_1"])["relu1_1"], vgg(content_tensor, ["relu1_1"])["relu1_1"]
+    torch.testing.assert_close(a[..., 1:-1, 1:-1], b[..., 1:-1, 1:-1])  # conv1_1 reads 1 px beyond
+    assert not torch.allclose(a[..., 0, :], b[..., 0, :])
+    with pytest.raises(ValueError, match="padding must be"):
+        load_vgg19(padding="circular")
+
+
 def test_a_float_safetensors_file_gives_the_same_features(tmp_path, vgg):
     from safetensors.torch import save_file
 

@@ -54,6 +54,11 @@ LAYER_NAMES: tuple[str, ...] = _layer_names()
 CONV_NAMES: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
 
 
+def stride(layer: str) -> int:
+    """Pixels per feature position at a named VGG19 layer (2 per pooling before it)."""
+    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_NAMES.index(layer)])
+
+
 def conv_shapes() -> dict[str, tuple[int, int, int, int]]:
     """The weight shape (out, in, 3, 3) of every conv layer, by name."""
     shapes, in_ch = {}, 3
@@ -163,6 +168,13 @@ def load_weights(path: str | Path | None = None) -> dict[str, tuple[torch.Tensor
 
 
 Pooling = Literal["max", "avg"]
+Padding = Literal["zeros", "reflect", "replicate"]
+
+# Average pooling outputs smaller activations than max pooling, and the loss weights are tuned on
+# max pooling's. Each pool's output is scaled so that the mean activation of the next block's first
+# ReLU (relu2_1 ... relu5_1; pool5's own output for pool5) equals max pooling's, measured on the
+# three bundled images at 384 px. Differs from Gatys et al. 2015, which use plain average pooling.
+AVG_POOL_SCALE = {"pool1": 1.2991, "pool2": 1.4076, "pool3": 1.3461, "pool4": 1.7861, "pool5": 2.1459}
 
 
 class VGG19Features(nn.Module):
@@ -172,11 +184,18 @@ class VGG19Features(nn.Module):
     The pass stops after the deepest layer asked for. Parameters never require grad.
     """
 
-    def __init__(self, weights: dict[str, tuple[torch.Tensor, torch.Tensor]], pooling: Pooling = "max"):
+    def __init__(self, weights: dict[str, tuple[torch.Tensor, torch.Tensor]], pooling: Pooling = "max",
+                 padding: Padding = "zeros"):
         super().__init__()
         if pooling not in ("max", "avg"):
             raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+        if padding not in ("zeros", "reflect", "replicate"):
+            raise ValueError(f"padding must be 'zeros', 'reflect' or 'replicate', got {padding!r}")
         self.pooling = pooling
+        # Differs from Gatys et al. 2015 unless "zeros": the first conv pads by mirroring or
+        # repeating the border pixels (crowsonkb/style-transfer-pytorch uses replicate), so the
+        # image's edge does not read as a dark frame, which the style loss would then paint.
+        self.padding = padding
         self.convs = nn.ModuleDict()
         for conv, (weight, bias) in weights.items():
             layer = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
@@ -190,8 +209,13 @@ class VGG19Features(nn.Module):
         self._low_precision: dict[tuple[torch.dtype, torch.device], nn.ModuleDict] = {}
 
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) sRGB [0, 1] -> the Caffe input: BGR, 0-255, mean pixel subtracted."""
-        return image.flip(1) * 255.0 - self.mean_bgr
+        """(B, 3, H, W) sRGB [0, 1] -> the Caffe input: BGR, 0-255, mean pixel subtracted.
+
+        A (B, 1, H, W) image is grey, R = G = B (luminance-only transfer, color.py).
+        """
+        if image.shape[1] not in (1, 3):
+            raise ValueError(f"VGG19 reads (B, 3, H, W) or grey (B, 1, H, W) images, got shape {tuple(image.shape)}")
+        return image.flip(1) * 255.0 - self.mean_bgr  # a grey channel broadcasts to three
 
     def forward(self, image: torch.Tensor, layers: Sequence[str], *,
                 dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
@@ -229,7 +253,9 @@ class VGG19Features(nn.Module):
         x = self.preprocess(image).to(dtype=dtype, memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         for name in LAYER_NAMES[: last + 1]:
-            if name.startswith("conv"):
+            if name == "conv1_1" and self.padding != "zeros":
+                x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=self.padding), convs[name].weight, convs[name].bias)
+            elif name.startswith("conv"):
                 x = convs[name](x)
             elif name.startswith("relu"):
                 # In place is safe only when nobody keeps the conv output it overwrites.
@@ -237,23 +263,23 @@ class VGG19Features(nn.Module):
             elif self.pooling == "max":
                 x = F.max_pool2d(x, 2, 2)
             else:
-                x = F.avg_pool2d(x, 2, 2)
+                x = F.avg_pool2d(x, 2, 2) * AVG_POOL_SCALE[name]
             if name in wanted:
                 out[name] = x
         return out
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_model(path: str | None, pooling: Pooling, device: str) -> VGG19Features:
+def _cached_model(path: str | None, pooling: Pooling, padding: Padding, device: str) -> VGG19Features:
     start = time.perf_counter()
-    model = VGG19Features(load_weights(path), pooling=pooling).to(device)
-    log.info("loaded VGG19 (%s, %s pooling) on %s in %.3f s", path or "default", pooling, device,
-             time.perf_counter() - start)
+    model = VGG19Features(load_weights(path), pooling=pooling, padding=padding).to(device)
+    log.info("loaded VGG19 (%s, %s pooling, %s padding) on %s in %.3f s", path or "default", pooling, padding,
+             device, time.perf_counter() - start)
     return model
 
 
-def load_vgg19(weights: str | Path | None = None, *, pooling: Pooling = "max",
+def load_vgg19(weights: str | Path | None = None, *, pooling: Pooling = "max", padding: Padding = "zeros",
                device: str | torch.device = "cpu") -> VGG19Features:
-    """The VGG19 feature model, cached in-process per (weights file, pooling, device)."""
+    """The VGG19 feature model, cached in-process per (weights file, pooling, padding, device)."""
     key = None if weights is None else str(Path(weights).resolve())
-    return _cached_model(key, pooling, str(torch.device(device)))
+    return _cached_model(key, pooling, padding, str(torch.device(device)))
