@@ -6,6 +6,8 @@
 - style_gram:  mean over relu1_1..relu5_1 of ‖G(out) - G(style)‖² / ‖G(style)‖².
 - style_swd:   sliced Wasserstein-2 distance between the feature distributions of out and style at
                relu1_1..relu4_1, per random direction in units of the style projection's std.
+- color_swd:   sliced Wasserstein-2 distance between the RGB pixel colours of out and content
+               (in units of the content's projected std; low keeps the photo's colours).
 - grain:       mean |Laplacian| of out's luminance over that of the content at the same size
                (about 1 keeps the photo's sharpness; far above 1 is speckle, far below is blur).
 
@@ -76,6 +78,7 @@ def metrics(image: torch.Tensor, content: torch.Tensor, styles: list[torch.Tenso
     ]
     return {
         "content_rel": float(diff.pow(2).sum() / content_feats.pow(2).sum()),
+        "color_swd": sliced_wasserstein(_positions(image), _positions(content)),
         "style_gram": sum(gram_rel) / len(gram_rel),
         "style_swd": sum(swd) / len(swd),
         "grain": laplacian_energy(image) / laplacian_energy(content),

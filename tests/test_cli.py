@@ -40,6 +40,8 @@ def _files(tmp: Path) -> dict[str, Path]:
     (tmp / "paper.jpg").write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
     _image(tmp / "ok.png")
     Image.new("RGB", (64, 64)).save(tmp / "whole.png")
+    Image.new("L", (64, 48), 255).save(tmp / "mask.png")
+    Image.new("L", (64, 48), 0).save(tmp / "black.png")
     return {
         "cut_jpg": truncated(CONTENT, tmp / "cut.jpg"),
         "cut_png": truncated(tmp / "whole.png", tmp / "cut.png"),
@@ -91,6 +93,28 @@ CASES = [
     ("bit_depth_12", lambda t, f: [CONTENT, STYLE, "--bit-depth", "12"], "bit depth must be 8 or 16"),
     ("iterations_negative", lambda t, f: [CONTENT, STYLE, "--iterations", "-1"], "iterations must be >= 0"),
     ("save_every_zero", lambda t, f: [CONTENT, STYLE, "--save-every", "0"], "'--save-every'"),
+    ("mask_count", lambda t, f: [CONTENT, STYLE, "--mask", t / "mask.png", "--mask", t / "mask.png"],
+     "2 --mask for 1 style images; give one --mask per style"),
+    ("style_mask_count", lambda t, f: [CONTENT, STYLE, STYLE, "--style-mask", t / "mask.png"],
+     "1 --style-mask for 2 style images"),
+    ("mask_missing", lambda t, f: [CONTENT, STYLE, "--mask", "nomask.png"], "nomask.png: no such file"),
+    ("mask_not_image", lambda t, f: [CONTENT, STYLE, "--mask", t / "notes.jpg"], "notes.jpg: not an image file"),
+    ("mask_shape", lambda t, f: [CONTENT, STYLE, "--mask", t / "whole.png"],
+     "is 64x64 px but the content (" ),
+    ("mask_black", lambda t, f: [CONTENT, STYLE, "--mask", t / "black.png"], "black everywhere"),
+    ("style_mask_shape", lambda t, f: [CONTENT, STYLE, "--style-mask", t / "mask.png"],
+     "a mask must have the shape of the image it covers"),
+    ("style_layer", lambda t, f: [CONTENT, STYLE, "--style-layers", "relu1_1,relu9_9"],
+     "unknown VGG19 layer 'relu9_9'; 'impasto layers' lists them"),
+    ("content_layer", lambda t, f: [CONTENT, STYLE, "--content-layers", "fc7"], "unknown VGG19 layer 'fc7'"),
+    ("layer_weights_count", lambda t, f: [CONTENT, STYLE, "--style-layer-weights", "1,2"],
+     "style_layer_weights has 2 values for 5 style layers"),
+    ("layer_weights_text", lambda t, f: [CONTENT, STYLE, "--style-layer-weights", "1,x"], "'x' is not a number"),
+    ("style_loss", lambda t, f: [CONTENT, STYLE, "--style-loss", "l1"], "style_loss must be one of gram, wasserstein"),
+    ("preserve_color", lambda t, f: [CONTENT, STYLE, "--preserve-color", "yes"], "preserve_color must be one of"),
+    ("color_transfer", lambda t, f: [CONTENT, STYLE, "--color-transfer", "lab"], "color_transfer must be one of"),
+    ("pooling", lambda t, f: [CONTENT, STYLE, "--pooling", "min"], "pooling must be one of max, avg"),
+    ("padding", lambda t, f: [CONTENT, STYLE, "--padding", "wrap"], "padding must be one of zeros, reflect"),
 ]
 if not torch.cuda.is_available():
     CASES.append(("no_cuda", lambda t, f: [CONTENT, STYLE, "--device", "cuda"], "'cuda' is not available"))

@@ -10,7 +10,7 @@ def test_defaults_are_frozen_and_hashable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.size = 1024  # type: ignore[misc]
     assert hash(config) == hash(StyleConfig())
-    assert config.style_layers == STYLE_LAYERS and config.content_layer == "relu4_2"
+    assert config.style_layers == STYLE_LAYERS and config.content_layers == ("relu4_2",)
 
 
 def test_lists_become_tuples():
@@ -21,7 +21,11 @@ def test_lists_become_tuples():
 
 def test_layer_weights_default_to_balanced_and_none_means_one():
     assert StyleConfig().layer_weights() == dict(zip(STYLE_LAYERS, (200.0, 2.0, 4.0, 0.1, 20.0)))
-    assert StyleConfig(style_layer_weights=None).layer_weights() == dict.fromkeys(STYLE_LAYERS, 1.0)
+    assert StyleConfig(style_layer_weights=None).layer_weights() == StyleConfig().layer_weights()
+    w2 = StyleConfig(style_loss="wasserstein").layer_weights()
+    assert list(w2) == list(STYLE_LAYERS) and w2 != StyleConfig().layer_weights()
+    # Any layer has a default weight, so a custom layer list needs no weights of its own.
+    assert StyleConfig(style_layers=("relu3_2", "pool4")).layer_weights() == {"relu3_2": 2.4, "pool4": 42}
     assert list(StyleConfig(style_layer_weights=(1, 0, 1, 0, 1)).layer_weights()) == ["relu1_1", "relu3_1", "relu5_1"]
 
 
@@ -36,7 +40,13 @@ def test_layer_weights_default_to_balanced_and_none_means_one():
     ("optimizer", "sgd", ValueError, "optimizer must be one of lbfgs, adam"),
     ("pooling", "min", ValueError, "pooling"),
     ("device", "tpu", ValueError, "device"),
-    ("content_layer", "relu9_1", ValueError, "layer must be one of"),
+    ("content_layers", ("relu9_1",), ValueError, "unknown VGG19 layer 'relu9_1'"),
+    ("style_layers", ("relu1_1", "relu1_1"), ValueError, "names a layer twice"),
+    ("content_layers", (), ValueError, "content_layers must name at least one"),
+    ("style_loss", "l2", ValueError, "style_loss must be one of gram, wasserstein"),
+    ("preserve_color", "yes", ValueError, "preserve_color must be one of none, luminance, histogram"),
+    ("color_transfer", "lab", ValueError, "color_transfer must be one of"),
+    ("padding", "circular", ValueError, "padding must be one of"),
     ("style_layers", (), ValueError, "at least one"),
     ("style_layer_weights", (1.0, 2.0), ValueError, "2 values for 5 style layers"),
     ("style_blend_weights", (0.0, 0.0), ValueError, "positive sum"),

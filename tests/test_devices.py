@@ -14,9 +14,11 @@ import torch
 
 from impasto.config import StyleConfig
 from impasto.lbfgs import LBFGS
-from impasto.losses import content_loss, style_loss
-from impasto.optimize import optimize_image, style_targets
+from impasto.losses import STYLE_LOSSES, content_loss
+from impasto.optimize import optimize_image
+from impasto.regions import StyleRegion, region_moments, regions_loss
 from impasto.system import bf16_native, resolve_precision
+from impasto.targets import ScaleInputs, color_plan, style_regions
 from impasto.vgg import load_vgg19
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -59,12 +61,15 @@ def test_a_run_stays_on_its_device_and_lowers_the_loss(images, device, precision
 def _loss_and_grad(model, content, style, dtype):
     config = StyleConfig()
     weights = config.layer_weights()
-    targets = style_targets(model, [style], config, dtype)
+    inputs = ScaleInputs(content, [style])
+    targets = style_regions(model, inputs, color_plan(inputs, config), config, dtype)[0].targets
     with torch.no_grad():
         content_target = model(content, ["relu4_2"], dtype=dtype)["relu4_2"]
     image = content.flip(-1).clone().requires_grad_(True)  # away from the content: a real gradient
     features = model(image, ["relu4_2", *weights], dtype=dtype)
-    loss = content_loss(features["relu4_2"], content_target) + 20 * style_loss(features, targets, weights)
+    moments = [region_moments(features, None, list(weights))]
+    style = regions_loss(moments, [StyleRegion(None, 1.0, targets)], weights, STYLE_LOSSES["gram"])
+    loss = content_loss(features["relu4_2"], content_target) + 20 * style
     loss.backward()
     return loss.detach(), image.grad.flatten(), targets
 

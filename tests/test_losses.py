@@ -3,14 +3,14 @@ import torch
 
 from impasto import losses
 from impasto.losses import (
-    blend_grams,
+    STYLE_LOSSES,
     content_loss,
     gram_matrix,
+    layer_moments,
     style_layer_loss,
-    style_loss,
-    style_loss_of_grams,
     total_variation,
 )
+from impasto.wasserstein import w2_distance
 
 
 def test_gram_matrix_known_values():
@@ -64,39 +64,51 @@ def test_content_loss_gradcheck():
     assert torch.autograd.gradcheck(lambda x: content_loss(x, b), (a,))
 
 
-def test_style_loss_weights_layers_and_skips_zero_weights():
-    f1, f2 = torch.randn(1, 3, 4, 4), torch.randn(1, 5, 2, 2)
-    t1, t2 = torch.randn(1, 3, 3), torch.randn(1, 5, 5)
-    features, targets = {"a": f1, "b": f2}, {"a": t1, "b": t2}
-    l1 = style_layer_loss(gram_matrix(f1), t1)
-    l2 = style_layer_loss(gram_matrix(f2), t2)
-    torch.testing.assert_close(style_loss(features, targets, {"a": 2.0, "b": 0.5}), 2 * l1 + 0.5 * l2)
-    torch.testing.assert_close(style_loss(features, targets, {"a": 1.0, "b": 0.0}), l1)
-    with pytest.raises(ValueError, match="no features"):
-        style_loss({"a": f1}, targets, {"a": 1.0, "b": 1.0})
-    with pytest.raises(ValueError, match="no Gram matrix or no target"):
-        style_loss(features, {"a": t1}, {"a": 1.0, "b": 1.0})
-    grams = {"a": gram_matrix(f1), "b": gram_matrix(f2)}
-    torch.testing.assert_close(style_loss_of_grams(grams, targets, {"a": 2.0, "b": 0.5}), 2 * l1 + 0.5 * l2)
+def test_gram_kind_is_the_mean_squared_gram_difference():
+    kind = STYLE_LOSSES["gram"]
+    f, t = torch.randn(1, 3, 4, 4), torch.randn(1, 3, 3)
+    assert not kind.needs_mean and layer_moments(f).mean is None
+    torch.testing.assert_close(kind.layer_loss(layer_moments(f), t), style_layer_loss(gram_matrix(f), t))
 
 
-def test_style_loss_is_zero_at_the_target_and_has_the_right_gradient():
+def test_gram_kind_is_zero_at_its_target_and_has_the_right_gradient():
+    kind = STYLE_LOSSES["gram"]
     features = torch.randn(1, 4, 5, 5, dtype=torch.float64, requires_grad=True)
-    targets = {"x": gram_matrix(features.detach())}
-    assert style_loss({"x": features}, targets, {"x": 1.0}).item() == pytest.approx(0.0)
-    other = {"x": gram_matrix(torch.randn(1, 4, 5, 5, dtype=torch.float64))}
-    assert torch.autograd.gradcheck(lambda f: style_loss({"x": f}, other, {"x": 3.0}), (features,))
+    target = kind.target([layer_moments(features.detach())], [1.0])
+    assert kind.layer_loss(layer_moments(features), target).item() == pytest.approx(0.0)
+    other = kind.target([layer_moments(torch.randn(1, 4, 5, 5, dtype=torch.float64))], [1.0])
+    assert torch.autograd.gradcheck(lambda f: kind.layer_loss(layer_moments(f), other), (features,))
 
 
-def test_blend_grams_normalizes_weights_and_one_zero_is_exact():
-    a = {"l": torch.randn(1, 3, 3)}
-    b = {"l": torch.randn(1, 3, 3)}
-    assert torch.equal(blend_grams([a, b], [1.0, 0.0])["l"], a["l"])
-    torch.testing.assert_close(blend_grams([a, b], [2.0, 2.0])["l"], (a["l"] + b["l"]) / 2)
+def test_gram_targets_blend_by_normalized_weights_and_one_zero_is_exact():
+    kind = STYLE_LOSSES["gram"]
+    a, b = layer_moments(torch.randn(1, 3, 4, 4)), layer_moments(torch.randn(1, 3, 4, 4))
+    assert torch.equal(kind.target([a, b], [1.0, 0.0]), a.gram)
+    torch.testing.assert_close(kind.target([a, b], [2.0, 2.0]), (a.gram + b.gram) / 2)
     with pytest.raises(ValueError, match="blend weights"):
-        blend_grams([a, b], [1.0])
+        kind.target([a, b], [1.0])
     with pytest.raises(ValueError, match="positive sum"):
-        blend_grams([a, b], [0.0, 0.0])
+        kind.target([a, b], [0.0, 0.0])
+
+
+def test_wasserstein_kind_blends_in_moment_space_and_measures_w2():
+    kind = STYLE_LOSSES["wasserstein"]
+    generator = torch.Generator().manual_seed(0)
+    f = torch.rand(1, 6, 8, 8, generator=generator, dtype=torch.float64)
+    g = torch.rand(1, 6, 8, 8, generator=generator, dtype=torch.float64) * 2 + 1
+    a, b = layer_moments(f, need_mean=True), layer_moments(g, need_mean=True)
+    assert kind.needs_mean and a.mean.shape == (1, 6)
+    torch.testing.assert_close(a.mean, f.mean((-2, -1)))
+    # Blending two styles equally is the moments of their pooled features, not a mix of covariances.
+    pooled = layer_moments(torch.cat([f, g], dim=-1), need_mean=True)
+    blended = kind.target([a, b], [1.0, 1.0])
+    torch.testing.assert_close(blended.mean, pooled.mean)
+    torch.testing.assert_close(kind.target([pooled], [1.0]).cov, blended.cov)
+    assert kind.layer_loss(a, kind.target([a], [1.0])).item() == pytest.approx(0.0, abs=1e-6)
+    # Far apart: about the plain W2² between the two Gaussians, per channel (the ridge is small).
+    cov = lambda m: m.gram * 6 - m.mean[..., :, None] * m.mean[..., None, :]
+    exact = float(w2_distance(a.mean, cov(a), b.mean, cov(b))) / 6
+    assert kind.layer_loss(a, kind.target([b], [1.0])).item() == pytest.approx(exact, rel=0.05)
 
 
 def test_total_variation_known_values():

@@ -48,3 +48,12 @@ def test_step_cost_counts_overlaps_and_the_second_forward():
     tiled = plan_scale(scale, StyleConfig(tile_size=256), 64 * GIB, act_bytes=2)
     assert step_cost(scale, whole) == 1024 * 768
     assert 1.5 * 1024 * 768 < step_cost(scale, tiled) < 4 * 1024 * 768
+
+
+def test_masked_regions_add_their_weighted_style_layers_to_the_estimate():
+    from impasto.memory import MASKED_VALUES_PER_PX
+
+    config = StyleConfig()
+    plain = estimate_peak(1024, 768, config, act_bytes=2, history=20, tile=None)
+    masked = estimate_peak(1024, 768, config, act_bytes=2, history=20, tile=None, masked_regions=2)
+    assert masked - plain == 2 * MASKED_VALUES_PER_PX * 2 * 1024 * 768

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.optimize import NonFiniteLossError, Progress, initial_image, optimize_image, style_targets
+from impasto.optimize import NonFiniteLossError, Progress, initial_image, optimize_image
+from impasto.targets import ScaleInputs, color_plan, style_regions
 
 pytestmark = pytest.mark.slow
 
@@ -66,16 +67,22 @@ def test_blend_weights_one_zero_equal_a_single_style_run(content_tensor, style_t
     assert not torch.equal(single, mixed)
 
 
-def test_style_targets_are_blended_grams(style_tensor, vgg):
+def _targets(vgg, content, styles, config):
+    inputs = ScaleInputs(content, list(styles))
+    (region,) = style_regions(vgg, inputs, color_plan(inputs, config), config, torch.float32)
+    return region.targets
+
+
+def test_style_targets_are_blended_grams(content_tensor, style_tensor, vgg):
     config = StyleConfig(style_blend_weights=(3.0, 1.0))
     flipped = style_tensor.flip(-1).flip(-2) * 0.5
-    blended = style_targets(vgg, [style_tensor, flipped], config)
-    one = style_targets(vgg, [style_tensor], StyleConfig())
-    two = style_targets(vgg, [flipped], StyleConfig())
+    blended = _targets(vgg, content_tensor, [style_tensor, flipped], config)
+    one = _targets(vgg, content_tensor, [style_tensor], StyleConfig())
+    two = _targets(vgg, content_tensor, [flipped], StyleConfig())
     for layer in config.style_layers:
         torch.testing.assert_close(blended[layer], 0.75 * one[layer] + 0.25 * two[layer])
     with pytest.raises(ValueError, match="2 style images but 1"):
-        style_targets(vgg, [style_tensor, flipped], StyleConfig(style_blend_weights=(1.0,)))
+        _targets(vgg, content_tensor, [style_tensor, flipped], StyleConfig(style_blend_weights=(1.0,)))
 
 
 def test_a_nan_loss_stops_the_run_with_a_clear_error(content_tensor, style_tensor, vgg):

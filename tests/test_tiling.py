@@ -2,17 +2,18 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.losses import content_loss, style_loss
-from impasto.optimize import style_targets
+from impasto.losses import STYLE_LOSSES, content_loss
+from impasto.regions import region_moments, regions_loss
+from impasto.targets import ScaleInputs, color_plan, style_regions
 from impasto.tiling import (
     ALIGN,
     plan_tiles,
-    stride,
     tile_extent,
     tiled_features,
-    tiled_grams,
     tiled_loss_and_grad,
+    tiled_moments,
 )
+from impasto.vgg import stride
 
 
 def _coverage(tiles, height, width):
@@ -53,49 +54,64 @@ def test_strides_of_named_layers():
     assert [stride(x) for x in ("relu1_1", "relu2_1", "relu3_1", "relu4_2", "relu5_1")] == [1, 2, 4, 8, 16]
 
 
-def _reference(vgg, content_path, style_path, size, precision):
+def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False):
     from impasto.image import load_tensor
 
-    config = StyleConfig(precision=precision)
+    config = StyleConfig(precision=precision, style_loss=style_loss)
     content, style = load_tensor(content_path, size), load_tensor(style_path, size)
     generator = torch.Generator().manual_seed(0)
     image = (content + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
-    return config, content, image, style_targets(vgg, [style], config, dtype=_DTYPES[precision])
+    masks = None
+    if masked:  # two styles, a soft left/right split that overlaps in the middle
+        ramp = torch.linspace(-2, 2, content.shape[-1]).sigmoid().expand(1, 1, *content.shape[-2:])
+        masks = [1 - ramp, ramp.clone()]
+    styles = [style, style.flip(-1)] if masked else [style]
+    inputs = ScaleInputs(content, styles, masks)
+    regions = style_regions(vgg, inputs, color_plan(inputs, config), config, _DTYPES[precision])
+    return config, content, image, regions
 
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("precision", "tolerance"), [("fp32", 1e-3), ("bf16", 3e-2)])
-def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path, precision, tolerance):
+@pytest.mark.parametrize(("precision", "tolerance", "style_loss", "masked"), [
+    ("fp32", 1e-3, "gram", False), ("bf16", 3e-2, "gram", False), ("fp32", 1e-3, "wasserstein", True)])
+def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path, precision, tolerance, style_loss,
+                                                masked):
     """Two passes over 24 tiles, some of them inside the image on every side, give the loss and
-    the gradient of one pass over the whole image."""
-    config, content, image, targets = _reference(vgg, content_path, style_path, 384, precision)
-    dtype, weights, layer = _DTYPES[precision], config.layer_weights(), config.content_layer
+    the gradient of one pass over the whole image: for Gram and Wasserstein losses, with masks."""
+    config, content, image, regions = _reference(vgg, content_path, style_path, 384, precision, style_loss, masked)
+    dtype, weights, layer = _DTYPES[precision], config.layer_weights(), config.content_layers[0]
+    kind = STYLE_LOSSES[style_loss]
     content_target = vgg(content, [layer], dtype=dtype)[layer]
 
     x = image.clone().requires_grad_(True)
     features = vgg(x, [layer, *weights], dtype=dtype)
     c = config.content_weight * content_loss(features[layer], content_target)
-    s = config.style_weight * style_loss(features, targets, weights)
+    moments = [region_moments(features, r.mask, list(weights), need_mean=kind.needs_mean) for r in regions]
+    s = config.style_weight * regions_loss(moments, regions, weights, kind)
     (c + s).backward()
 
     tiles = plan_tiles(*image.shape[-2:], 64, offset=(11, 29))
     height, width = image.shape[-2:]
     assert len(tiles) == 24
     assert any(0 < t.top and t.bottom < height and 0 < t.left and t.right < width for t in tiles)
-    terms, grad = tiled_loss_and_grad(vgg, image, tiles, content_layer=layer, content_target=content_target,
-                                      content_weight=config.content_weight, targets=targets,
-                                      layer_weights=weights, style_weight=config.style_weight, dtype=dtype)
+    terms, grad = tiled_loss_and_grad(vgg, image, tiles, content_targets={layer: content_target},
+                                      content_weight=config.content_weight, regions=regions, layer_weights=weights,
+                                      kind=kind, style_weight=config.style_weight, dtype=dtype)
     torch.testing.assert_close(terms, torch.stack([c, s]).detach(), rtol=tolerance / 10, atol=0)
     assert float((grad - x.grad).norm() / x.grad.norm()) < tolerance
     if precision == "fp32":
         # Exact wherever the 48-px margin holds the receptive field; relu5_1's (156 px) is cut.
-        whole_grams = style_targets(vgg, [image], config)
-        for name, g in tiled_grams(vgg, image, list(weights), tiles, dtype).items():
-            error = float((g - whole_grams[name]).norm() / whole_grams[name].norm())
-            assert error < (5e-3 if name == "relu5_1" else 1e-5), name
+        masks = [r.mask for r in regions]
+        with torch.no_grad():
+            whole = [region_moments(vgg(image, list(weights)), m, list(weights), need_mean=True) for m in masks]
+        tiled = tiled_moments(vgg, image, list(weights), tiles, dtype, masks=masks, need_mean=True)
+        for one, many in zip(whole, tiled):
+            for name in weights:
+                for a, b in ((many[name].gram, one[name].gram), (many[name].mean, one[name].mean)):
+                    assert float((a - b).norm() / b.norm()) < (5e-3 if name == "relu5_1" else 1e-5), name
         features = tiled_features(vgg, content, layer, tiles, dtype)
         assert float((features - content_target).norm() / content_target.norm()) < 1e-3
 

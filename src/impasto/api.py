@@ -17,16 +17,19 @@ import torch
 from PIL import Image
 
 from .config import INIT_MODES, MIN_SIZE, StyleConfig
-from .image import ImageSource, open_image, resize_exact, resize_long_side, to_pil, to_tensor
+from .image import ImageSource, MaskSource, open_image, open_mask, resize_exact, resize_long_side, to_pil, to_tensor
 from .memory import ScalePlan, plan_scale
 from .optimize import ProgressCallback, optimize_scales
+from .regions import resize_mask
 from .schedule import Scale, fit_long_side, plan_scales
 from .system import memory_budget, resolve_device, resolve_precision
+from .targets import ScaleInputs
 from .vgg import load_vgg19
 
 log = logging.getLogger(__name__)
 
 Styles = ImageSource | Sequence[ImageSource]
+Masks = Sequence[MaskSource | None] | None
 
 __all__ = ["PreparedRun", "plan", "prepare", "render", "resolve_device", "stylize"]
 
@@ -40,6 +43,8 @@ class PreparedRun:
     init: str | Image.Image  # one of INIT_MODES, or the decoded image to start from
     config: StyleConfig
     device: torch.device
+    masks: tuple[torch.Tensor, ...] | None = None  # per style, (1, 1, h, w) in [0, 1]: where it paints
+    style_masks: tuple[torch.Tensor | None, ...] | None = None  # per style: where its statistics come from
 
 
 def _as_list(styles: Styles) -> list[ImageSource]:
@@ -62,11 +67,42 @@ def _check_size(image: Image.Image, long_side: int | None, what: str, option: st
                          f"at least {MIN_SIZE} px is needed (raise {option})")
 
 
-def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None = None,
-            allow_huge: bool = False) -> PreparedRun:
+_ASPECT_TOLERANCE = 0.02
+
+
+def _check_masks(sources: Masks, images: Sequence[Image.Image], what: str, names: Sequence[str], *,
+                 allow_none: bool, allow_huge: bool) -> tuple[torch.Tensor | None, ...] | None:
+    """Decode one mask per image, each with its image's aspect ratio and some area to cover."""
+    if sources is None:
+        return None
+    if len(sources) != len(images):
+        raise ValueError(f"{len(sources)} {what}s for {len(images)} style images; give one {what} per style")
+    masks = []
+    for i, (source, image, name) in enumerate(zip(sources, images, names), 1):
+        if source is None and allow_none:
+            masks.append(None)
+            continue
+        label = f"{what} {i} ({'tensor' if isinstance(source, torch.Tensor) else _name(source)})"
+        mask = open_mask(source, allow_huge=allow_huge)
+        h, w = mask.shape[-2:]
+        if abs((w / h) / (image.width / image.height) - 1) > _ASPECT_TOLERANCE:
+            raise ValueError(f"{label} is {w}x{h} px but {name} is {image.width}x{image.height}; "
+                             "a mask must have the shape of the image it covers")
+        if float(mask.max()) <= 0:
+            verb = "paint" if what == "mask" else "read"
+            raise ValueError(f"{label} is black everywhere: it leaves its style nothing to {verb}")
+        masks.append(mask)
+    return tuple(masks)
+
+
+def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None = None, masks: Masks = None,
+            style_masks: Masks = None, allow_huge: bool = False) -> PreparedRun:
     """Check and decode every input; load no network. ValueError names the first problem.
 
-    allow_huge lifts Pillow's decompression-bomb limit on the input files.
+    masks: one per style (paths, Pillow images or tensors in [0, 1], any size with the content's
+    aspect ratio): where each style paints (Gatys et al. 2017 §4); overlaps are normalized, and
+    what no mask covers keeps the photo. style_masks: one per style, or None for a style, the part
+    of the style image its statistics come from. allow_huge lifts Pillow's decompression-bomb limit.
     """
     config = config or StyleConfig()
     style_list = _as_list(styles)
@@ -78,11 +114,17 @@ def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None 
     smallest = min(s.style_size for s in plan_scales(content_image.width, content_image.height, config))
     for source, image in zip(style_list, style_images):
         _check_size(image, smallest, f"style image {_name(source)}", "start_size, style_scale or style_size")
+    style_names = [f"style image {i} ({_name(s)})" for i, s in enumerate(style_list, 1)]
+    mask_tensors = _check_masks(masks, [content_image] * len(style_images), "mask",
+                                [f"the content ({_name(content)})"] * len(style_images), allow_none=False,
+                                allow_huge=allow_huge)
+    style_mask_tensors = _check_masks(style_masks, style_images, "style mask", style_names, allow_none=True,
+                                      allow_huge=allow_huge)
     init: str | Image.Image = config.init
     if init not in INIT_MODES:
         init = open_image(init, allow_huge=allow_huge)
         _check_size(init, None, f"init image {config.init}", "init")
-    return PreparedRun(content_image, style_images, init, config, device)
+    return PreparedRun(content_image, style_images, init, config, device, mask_tensors, style_mask_tensors)
 
 
 def plan(run: PreparedRun) -> list[tuple[Scale, ScalePlan]]:
@@ -94,7 +136,8 @@ def plan(run: PreparedRun) -> list[tuple[Scale, ScalePlan]]:
     budget = config.max_memory or memory_budget(run.device)
     act_bytes = resolve_precision(config.precision, run.device).itemsize
     scales = plan_scales(run.content.width, run.content.height, config)
-    return [(scale, plan_scale(scale, config, budget, act_bytes=act_bytes)) for scale in scales]
+    masked = len(run.masks) if run.masks is not None else 0
+    return [(scale, plan_scale(scale, config, budget, act_bytes=act_bytes, masked_regions=masked)) for scale in scales]
 
 
 def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> float:
@@ -122,21 +165,25 @@ def render(run: PreparedRun, *, callback: ProgressCallback | None = None,
     config, device = run.config, run.device
     rungs = rungs or plan(run)
 
-    def content_at(scale: Scale) -> torch.Tensor:
-        return to_tensor(resize_exact(run.content, (scale.width, scale.height))).to(device)
-
-    def styles_at(scale: Scale) -> list[torch.Tensor]:
-        return [to_tensor(resize_long_side(s, scale.style_size)).to(device) for s in run.styles]
+    def inputs_at(scale: Scale) -> ScaleInputs:
+        styles = [to_tensor(resize_long_side(s, scale.style_size)).to(device) for s in run.styles]
+        masks = None if run.masks is None else [
+            resize_mask(m, (scale.height, scale.width)).to(device) for m in run.masks]
+        style_masks = None if run.style_masks is None else [
+            None if m is None else resize_mask(m, tuple(s.shape[-2:])).to(device)
+            for m, s in zip(run.style_masks, styles)]
+        content = to_tensor(resize_exact(run.content, (scale.width, scale.height))).to(device)
+        return ScaleInputs(content, styles, masks, style_masks)
 
     first = rungs[0][0]
     init: str | torch.Tensor = run.init if isinstance(run.init, str) else to_tensor(
         resize_exact(run.init, (first.width, first.height))
     ).to(device)  # an init image takes the first scale's exact size, whatever its aspect ratio
-    model = load_vgg19(config.weights, pooling=config.pooling, device=device)
+    model = load_vgg19(config.weights, pooling=config.pooling, padding=config.padding, device=device)
     for scale, how in rungs:
         log.info("scale %d/%d: %dx%d, %d steps, %s", scale.index + 1, len(rungs), scale.width, scale.height,
                  scale.iterations, "whole" if how.tile is None else f"tiles of {how.tile} px")
-    return optimize_scales(model, rungs, content_at, styles_at, config, init=init, callback=callback)
+    return optimize_scales(model, rungs, inputs_at, config, init=init, callback=callback)
 
 
 def stylize(
@@ -144,6 +191,8 @@ def stylize(
     styles: Styles,
     *,
     config: StyleConfig | None = None,
+    masks: Masks = None,
+    style_masks: Masks = None,
     callback: ProgressCallback | None = None,
 ) -> Image.Image:
     """Paint `content` in the style of `styles`. Returns an 8-bit RGB Pillow image in sRGB.
@@ -151,8 +200,10 @@ def stylize(
     content: a path or a Pillow image. styles: one, or a list, of paths or Pillow images; blend
     them with `config.style_blend_weights`. The output's long side is `config.size`; each style is
     resized so its long side is `config.size * config.style_scale`.
+    masks / style_masks: per style, where it paints / where its statistics come from (`prepare`).
     callback receives an `impasto.Progress` after every step.
     Raises ValueError (bad image, option or device) and NonFiniteLossError (diverged run).
     For 16-bit output, call `render(prepare(...))` and save the tensor with `image_write.save_image`.
     """
-    return to_pil(render(prepare(content, styles, config=config), callback=callback))
+    run = prepare(content, styles, config=config, masks=masks, style_masks=style_masks)
+    return to_pil(render(run, callback=callback))

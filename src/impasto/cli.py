@@ -19,7 +19,20 @@ import typer
 from typer.core import TyperGroup
 
 from .cli_run import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-from .config import INIT_MODES, MAX_SIZE, PRESETS, Device, Optimizer, Precision, StyleConfig
+from .config import (
+    INIT_MODES,
+    MAX_SIZE,
+    PRESETS,
+    ColorTransfer,
+    Device,
+    Optimizer,
+    Padding,
+    Pooling,
+    Precision,
+    PreserveColor,
+    StyleConfig,
+    StyleLoss,
+)
 
 _DEFAULTS = StyleConfig()
 
@@ -51,7 +64,8 @@ app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True
 
 
 def _default(field: str) -> str:
-    return f"[dim]\\[default: {getattr(_DEFAULTS, field)}][/dim]"
+    value = getattr(_DEFAULTS, field)
+    return f"[dim]\\[default: {','.join(map(str, value)) if isinstance(value, tuple) else value}][/dim]"
 
 
 def _finite(value: float | None) -> float | None:
@@ -60,20 +74,40 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-def _blend_weights(values: list[str] | None) -> list[float] | None:
+def _items(values: list[str] | None) -> list[str]:
+    """`--x a,b` or `--x a --x b`: the comma-separated items of every value, stripped."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def _numbers(values: list[str] | None) -> list[float] | None:
     """`--style-weights 0.7,0.3` or `--style-weights 0.7 --style-weights 0.3`."""
     if not values:
         return None
     weights = []
-    for text in (part for value in values for part in value.split(",") if part.strip()):
+    for text in _items(values):
         try:
             weight = float(text)
         except ValueError:
             raise typer.BadParameter(f"{text!r} is not a number") from None
         weights.append(_finite(weight))
     if not weights:
-        raise typer.BadParameter("give one number per style image, such as 0.7,0.3")
+        raise typer.BadParameter("give one number per style image or style layer, such as 0.7,0.3")
     return weights
+
+
+def _layer_names(values: list[str] | None) -> list[str] | None:
+    """`--style-layers relu1_1,relu2_1`: names checked against `impasto layers` by the config."""
+    if not values:
+        return None
+    names = _items(values)
+    if not names:
+        raise typer.BadParameter("give layer names such as relu4_2; 'impasto layers' lists them")
+    return names
+
+
+def _style_masks(values: list[str] | None) -> list[Path | None] | None:
+    """One per style; `none` for a style read whole."""
+    return None if not values else [None if v.lower() == "none" else Path(v) for v in values]
 
 
 _UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -93,7 +127,11 @@ def _memory(value: str | None) -> int | None:
     return int(number * _UNITS[(match.group(2) or "g").lower()])
 
 
-_OUT, _LOOK, _OPT, _RUN = "Output", "Look", "Optimization", "Run"
+_OUT, _LOOK, _CTRL, _OPT, _RUN = "Output", "Look", "Control", "Optimization", "Run"
+
+
+def _choices(kind: Any) -> str:
+    return "|".join(get_args(kind))
 
 
 @app.command(no_args_is_help=True)
@@ -116,7 +154,7 @@ def stylize(
                                           help="First scale's longest side; scales grow by √2 up to --size "
                                           f"(--start-size ≥ --size: one scale). {_default('start_size')}"),
     style_weights: list[str] | None = typer.Option(
-        None, "--style-weights", metavar="W,W,...", callback=_blend_weights, rich_help_panel=_LOOK,
+        None, "--style-weights", metavar="W,W,...", callback=_numbers, rich_help_panel=_LOOK,
         help="Blend of the styles, one weight each: 0.7,0.3. [dim]\\[default: equal][/dim]"),
     style_scale: float | None = typer.Option(None, "--style-scale", callback=_finite, rich_help_panel=_LOOK,
                                              help=f"Style image size relative to each scale. {_default('style_scale')}"),
@@ -133,6 +171,35 @@ def stylize(
                                     help=f"Start from the photo, noise or an image. {_default('init')}"),
     preset: str | None = typer.Option(None, "--preset", metavar="|".join(PRESETS), rich_help_panel=_LOOK,
                                       help="Starting values for every option. [dim]\\[default: default][/dim]"),
+    preserve_color: str | None = typer.Option(
+        None, "--preserve-color", metavar=_choices(PreserveColor), rich_help_panel=_CTRL,
+        help="Keep the photo's colours: paint only its luminance, or map the styles' colours onto "
+        f"the photo's first. {_default('preserve_color')}"),
+    color_transfer: str | None = typer.Option(
+        None, "--color-transfer", metavar=_choices(ColorTransfer), rich_help_panel=_CTRL,
+        help=f"The colour map of --preserve-color histogram. {_default('color_transfer')}"),
+    masks: list[Path] | None = typer.Option(
+        None, "--mask", metavar="PATH", rich_help_panel=_CTRL, show_default=False,
+        help="Where each style paints: one greyscale image per style, in order (white: paint, black: "
+        "not; soft values blend). What no mask covers keeps the photo."),
+    style_masks: list[str] | None = typer.Option(
+        None, "--style-mask", metavar="PATH|none", callback=_style_masks, rich_help_panel=_CTRL,
+        show_default=False, help="The part of each style image to take its style from, one per style."),
+    style_loss: str | None = typer.Option(None, "--style-loss", metavar=_choices(StyleLoss), rich_help_panel=_CTRL,
+                                          help=f"How style is compared. {_default('style_loss')}"),
+    content_layers: list[str] | None = typer.Option(
+        None, "--content-layers", metavar="LAYER,...", callback=_layer_names, rich_help_panel=_CTRL,
+        help=f"VGG19 layers for content ('impasto layers'). {_default('content_layers')}"),
+    style_layers: list[str] | None = typer.Option(
+        None, "--style-layers", metavar="LAYER,...", callback=_layer_names, rich_help_panel=_CTRL,
+        help=f"VGG19 layers for style. {_default('style_layers')}"),
+    style_layer_weights: list[str] | None = typer.Option(
+        None, "--style-layer-weights", metavar="W,...", callback=_numbers, rich_help_panel=_CTRL,
+        help="One weight per style layer. [dim]\\[default: measured per layer][/dim]"),
+    pooling: str | None = typer.Option(None, "--pooling", metavar=_choices(Pooling), rich_help_panel=_CTRL,
+                                       help=f"VGG19's pooling; avg is rescaled. {_default('pooling')}"),
+    padding: str | None = typer.Option(None, "--padding", metavar=_choices(Padding), rich_help_panel=_CTRL,
+                                       help=f"The first convolution's padding. {_default('padding')}"),
     optimizer: str | None = typer.Option(None, "--optimizer", metavar="|".join(get_args(Optimizer)),
                                          rich_help_panel=_OPT, help=f"How to step. {_default('optimizer')}"),
     iterations: int | None = typer.Option(None, "--iterations", metavar="N", rich_help_panel=_OPT,
@@ -179,18 +246,26 @@ def stylize(
         "style_weight": style_weight, "tv_weight": tv_weight, "style_scale": style_scale,
         "style_blend_weights": style_weights, "precision": precision, "start_size": start_size,
         "style_size": style_size, "scale_iterations": scale_iterations, "ema_decay": ema_decay,
-        "max_memory": max_memory, "tile_size": tile_size,
+        "max_memory": max_memory, "tile_size": tile_size, "preserve_color": preserve_color,
+        "color_transfer": color_transfer, "style_loss": style_loss, "content_layers": content_layers,
+        "style_layers": style_layers, "style_layer_weights": style_layer_weights, "pooling": pooling,
+        "padding": padding,
     }.items() if v is not None}  # only what the user gave: config.py keeps every default
-    inputs = [content, *styles] + ([Path(init)] if init and init not in INIT_MODES else [])
+    inputs = [content, *styles, *(masks or []), *(m for m in style_masks or [] if m is not None)]
+    inputs += [Path(init)] if init and init not in INIT_MODES else []
     try:
         config = StyleConfig.preset(preset, **overrides) if preset else StyleConfig.preset(**overrides)
         config.blend_weights(len(styles))  # option errors before file errors
+        for given, what in ((masks, "--mask"), (style_masks, "--style-mask")):
+            if given and len(given) != len(styles):
+                raise ValueError(f"{len(given)} {what} for {len(styles)} style images; give one {what} per style")
         if config.size > MAX_SIZE and not allow_huge:
             raise ValueError(f"--size {config.size} is over {MAX_SIZE}; pass --allow-huge if you mean it")
         from .api import plan as plan_run
         from .api import prepare
 
-        run = prepare(content, styles, config=config, allow_huge=allow_huge)
+        run = prepare(content, styles, config=config, masks=masks or None, style_masks=style_masks,
+                      allow_huge=allow_huge)
         rungs = plan_run(run)
         plan = cli_run.plan_outputs(output, inputs, bit_depth=bit_depth, save_every=save_every,
                                     iterations=sum(scale.iterations for scale, _ in rungs),

@@ -18,9 +18,40 @@ Precision = Literal["auto", "fp32", "bf16"]
 PresetName = Literal["default", "gatys2015"]
 InitMode = Literal["content", "noise"]  # or the path of an image
 INIT_MODES: tuple[str, ...] = get_args(InitMode)
+StyleLoss = Literal["gram", "wasserstein"]
+PreserveColor = Literal["none", "luminance", "histogram"]
+ColorTransfer = Literal["symmetric", "cholesky", "pca"]
+Padding = Literal["zeros", "reflect", "replicate"]
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 _STYLE_CHANNELS = (64, 128, 256, 512, 512)
+
+# Default weight of each layer as a style layer, per style loss, when style_layer_weights is None.
+# Differs from Gatys et al. 2015 (equal weights): a layer's weight balances its typical loss between
+# a photo and a painting (benchmarks/layer_weights.py: Tübingen against The Starry Night and The
+# Scream at 384 px), so that each contributes about the same and relu4_1 does not drown the rest;
+# block 5 weighs 1/32 of that, as the tuned relu5_1 does. Any layer of `impasto layers` has one.
+DEFAULT_LAYER_WEIGHTS: dict[str, dict[str, float]] = {
+    "gram": {
+        "conv1_1": 130, "relu1_1": 200, "conv1_2": 0.43, "relu1_2": 0.43, "pool1": 0.2, "conv2_1": 0.57,
+        "relu2_1": 2, "conv2_2": 0.37, "relu2_2": 1.5, "pool2": 0.17, "conv3_1": 0.38, "relu3_1": 4,
+        "conv3_2": 1.1, "relu3_2": 2.4, "conv3_3": 0.16, "relu3_3": 0.15, "conv3_4": 0.017, "relu3_4": 0.016,
+        "pool3": 0.0052, "conv4_1": 0.015, "relu4_1": 0.1, "conv4_2": 0.018, "relu4_2": 0.5, "conv4_3": 0.08,
+        "relu4_3": 9.2, "conv4_4": 0.37, "relu4_4": 500, "pool4": 42, "conv5_1": 0.12, "relu5_1": 20,
+        "conv5_2": 1.4, "relu5_2": 440, "conv5_3": 23, "relu5_3": 11000, "conv5_4": 180, "relu5_4": 4.5e+06,
+        "pool5": 700000,
+    },
+    "wasserstein": {
+        "conv1_1": 33, "relu1_1": 70, "conv1_2": 3.4, "relu1_2": 4.1, "pool1": 3.1, "conv2_1": 1.7,
+        "relu2_1": 4.8, "conv2_2": 1.1, "relu2_2": 2.5, "pool2": 1.2, "conv3_1": 0.56, "relu3_1": 1.9,
+        "conv3_2": 0.8, "relu3_2": 1.8, "conv3_3": 0.52, "relu3_3": 0.69, "conv3_4": 0.13, "relu3_4": 0.17,
+        "pool3": 0.11, "conv4_1": 0.047, "relu4_1": 0.14, "conv4_2": 0.053, "relu4_2": 0.21, "conv4_3": 0.11,
+        "relu4_3": 0.67, "conv4_4": 0.4, "relu4_4": 3.2, "pool4": 1.2, "conv5_1": 0.022, "relu5_1": 0.14,
+        "conv5_2": 0.081, "relu5_2": 0.6, "conv5_3": 0.34, "relu5_3": 3.1, "conv5_4": 1.8, "relu5_4": 53,
+        "pool5": 25,
+    },
+}
+
 # VGG19 pools 4 times before relu5_1: at 32 px on the short side its Gram matrix still has 2x2
 # positions to average; below that the deepest style layer degenerates. Inputs and outputs alike.
 MIN_SIZE = 32
@@ -51,16 +82,22 @@ class StyleConfig:
     content_weight: float = 1.0  # α
     style_weight: float = 20.0  # β
     tv_weight: float = 0.0  # total variation; 0 measured best with content init (README)
-    content_layer: str = "relu4_2"
+    content_layers: tuple[str, ...] = ("relu4_2",)  # several: their mean squared errors add up
     style_layers: tuple[str, ...] = STYLE_LAYERS
-    # Per style layer. Differs from Gatys et al. 2015 (equal weights): these balance the layers'
-    # typical mean squared Gram entries on natural images (about 1e3, 1e5, 5e4, 2e6 and 2e2), so
-    # that relu4_1 does not drown the others. None: 1 for every layer.
-    style_layer_weights: tuple[float, ...] | None = (200.0, 2.0, 4.0, 0.1, 20.0)
+    # One per style layer; None: each layer's measured default for the style loss
+    # (DEFAULT_LAYER_WEIGHTS), which for the Gram loss and the default layers is 200, 2, 4, 0.1, 20.
+    style_layer_weights: tuple[float, ...] | None = None
+    # gram: Gatys et al. 2015. wasserstein: the Gaussian W2 distance between feature distributions
+    # (mean and covariance), as in crowsonkb/style-transfer-pytorch. README compares them.
+    style_loss: StyleLoss = "gram"
+    # Gatys et al. 2017 §5: luminance-only transfer, or the style's colours mapped to the photo's.
+    preserve_color: PreserveColor = "none"
+    color_transfer: ColorTransfer = "symmetric"  # the linear map of preserve_color="histogram"
     style_blend_weights: tuple[float, ...] | None = None  # per style image; None: equal
     style_scale: float = 1.0  # style image's long side, relative to each scale's long side
     style_size: int | None = None  # fixed long side of the style images, in px; None: follow the scale
-    pooling: Pooling = "max"
+    pooling: Pooling = "max"  # avg is rescaled to max pooling's activation magnitudes (vgg.py)
+    padding: Padding = "zeros"  # of the first convolution; reflect or replicate soften the borders
     seed: int = 0
     device: Device = "auto"
     # auto: bf16 convolutions inside VGG19 where the hardware computes them natively (CUDA, CPUs with
@@ -74,7 +111,7 @@ class StyleConfig:
 
     def __post_init__(self) -> None:
         # Tuples arrive as lists from JSON or the CLI; normalize so the config stays hashable.
-        for name in ("style_layers", "style_layer_weights", "style_blend_weights"):
+        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend_weights"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
@@ -101,8 +138,10 @@ class StyleConfig:
         return weights
 
     def layer_weights(self) -> dict[str, float]:
-        """{style layer: weight} (1 each when unset); layers weighted 0 are left out, so no pass computes them."""
-        weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        """{style layer: weight}, the defaults of DEFAULT_LAYER_WEIGHTS when unset; layers weighted 0
+        are left out, so no pass computes them."""
+        defaults = DEFAULT_LAYER_WEIGHTS[self.style_loss]
+        weights = self.style_layer_weights or tuple(defaults[layer] for layer in self.style_layers)
         return {layer: w for layer, w in zip(self.style_layers, weights) if w}
 
 
@@ -145,14 +184,23 @@ def _validate(c: StyleConfig) -> None:
     _check_number("style_scale", c.style_scale, minimum=0, strict=True)
     _check_choice("optimizer", c.optimizer, get_args(Optimizer))
     _check_choice("pooling", c.pooling, get_args(Pooling))
+    _check_choice("padding", c.padding, get_args(Padding))
+    _check_choice("style_loss", c.style_loss, get_args(StyleLoss))
+    _check_choice("preserve_color", c.preserve_color, get_args(PreserveColor))
+    _check_choice("color_transfer", c.color_transfer, get_args(ColorTransfer))
     _check_choice("device", c.device, get_args(Device))
     _check_choice("precision", c.precision, get_args(Precision))
     if not isinstance(c.init, str) or not c.init:
         raise ValueError(f"init must be {', '.join(INIT_MODES)} or an image path; got {c.init!r}")
-    for layer in (c.content_layer, *c.style_layers):
-        _check_choice("layer", layer, LAYER_NAMES)
-    if not c.style_layers:
-        raise ValueError("style_layers must name at least one VGG19 layer")
+    for layer in (*c.content_layers, *c.style_layers):
+        if layer not in LAYER_NAMES:
+            raise ValueError(f"unknown VGG19 layer {layer!r}; 'impasto layers' lists them")
+    for name in ("content_layers", "style_layers"):
+        layers = getattr(c, name)
+        if not layers:
+            raise ValueError(f"{name} must name at least one VGG19 layer")
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"{name} names a layer twice: {', '.join(layers)}")
     if c.style_layer_weights is not None:
         if len(c.style_layer_weights) != len(c.style_layers):
             raise ValueError(

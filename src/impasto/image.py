@@ -199,3 +199,25 @@ def to_array(image: torch.Tensor, bit_depth: int) -> np.ndarray:
 def load_tensor(source: ImageSource, long_side: int) -> torch.Tensor:
     """Open, resize to `long_side`, and convert: (1, 3, H, W) float32 sRGB in [0, 1]."""
     return to_tensor(resize_long_side(open_image(source), long_side))
+
+
+MaskSource = ImageSource | torch.Tensor
+
+
+def open_mask(source: MaskSource, *, allow_huge: bool = False) -> torch.Tensor:
+    """A region mask as (1, 1, H, W) float32 in [0, 1] (1: paint here), at its own size.
+
+    source: an image file or Pillow image (any mode; colour is read as its luminance, alpha is
+    composited on white like every input), or a tensor (H, W), (1, H, W) or (1, 1, H, W) in [0, 1].
+    """
+    if isinstance(source, torch.Tensor):
+        mask = source.detach()
+        if mask.dim() not in (2, 3, 4) or mask.shape[:-2].numel() != 1 or not mask.is_floating_point():
+            raise ValueError(f"a mask tensor must be float (H, W), (1, H, W) or (1, 1, H, W); "
+                             f"got {mask.dtype} {tuple(mask.shape)}")
+        mask = mask.reshape(1, 1, *mask.shape[-2:]).float().cpu()
+        if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
+            raise ValueError("a mask tensor must hold finite values in [0, 1]")
+        return mask.contiguous()
+    grey = np.array(open_image(source, allow_huge=allow_huge).convert("L"), dtype=np.uint8)
+    return torch.from_numpy(grey)[None, None].float().div_(255.0).contiguous()

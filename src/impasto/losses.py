@@ -17,9 +17,13 @@ The `gatys2015` preset in config.py folds these factors back into its weights.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+from .wasserstein import W2Target, blend_moments, w2_loss, w2_target
 
 
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
@@ -92,55 +96,81 @@ def style_layer_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Ten
     return (gram - target_gram).pow(2).mean()
 
 
-def style_loss(
-    features: Mapping[str, torch.Tensor],
-    target_grams: Mapping[str, torch.Tensor],
-    layer_weights: Mapping[str, float],
-) -> torch.Tensor:
-    """Weighted style loss: Σ_l w_l · style_layer_loss(gram_matrix(F_l), A_l). Scalar.
+@dataclass(frozen=True)
+class Moments:
+    """Feature statistics of one layer over a region (the whole image, a mask, a tile's share).
 
-    features: {layer: (B, C, H, W)}; target_grams: {layer: (1, C, C)}; layer_weights: {layer: w_l}.
-    Layers with weight 0 are skipped. Several styles are blended beforehand, in `target_grams`
-    (see `blend_grams`).
+    gram: (B, C, C) Σ_q m_q·F_q·F_qᵀ / (C·mass), the normalized Gram matrix of `gram_matrix` when
+          every weight m_q is 1; mean: (B, C) Σ_q m_q·F_q / mass, at least fp32, or None when not needed.
     """
-    missing = set(layer_weights) - set(features)
-    if missing:
-        raise ValueError(f"style layers {sorted(missing)} have no features")
-    grams = {layer: gram_matrix(features[layer]) for layer, weight in layer_weights.items() if weight}
-    return style_loss_of_grams(grams, target_grams, layer_weights)
+
+    gram: torch.Tensor
+    mean: torch.Tensor | None = None
 
 
-def style_loss_of_grams(
-    grams: Mapping[str, torch.Tensor],
-    target_grams: Mapping[str, torch.Tensor],
-    layer_weights: Mapping[str, float],
-) -> torch.Tensor:
-    """Σ_l w_l · style_layer_loss(G_l, A_l) for Gram matrices already computed. Scalar."""
-    missing = {k for k, w in layer_weights.items() if w} - (set(grams) & set(target_grams))
-    if missing:
-        raise ValueError(f"style layers {sorted(missing)} have no Gram matrix or no target")
-    total = torch.zeros((), device=next(iter(target_grams.values())).device)
-    for layer, weight in layer_weights.items():
-        if weight:
-            total = total + weight * style_layer_loss(grams[layer], target_grams[layer])
-    return total
+def layer_moments(features: torch.Tensor, weight: torch.Tensor | None = None, *, mass: float | None = None,
+                  need_mean: bool = False) -> Moments:
+    """Moments of features (B, C, h, w) weighted by weight (1, 1, h, w) in [0, 1] (None: all 1).
 
-
-def blend_grams(grams_per_style: list[Mapping[str, torch.Tensor]], weights: list[float]) -> dict[str, torch.Tensor]:
-    """Blend several styles' Gram targets: A_l = Σ_s w_s · A_l^s / Σ_s w_s.
-
-    For the mean-squared style loss this has the same gradient as the weighted sum of the
-    per-style losses, at the cost of one target. Weights must be ≥ 0 with a positive sum.
+    mass: the normalizer, Σ of the weights by default; a tile passes the whole image's mass, so
+    that the tiles' moments add up to the image's (tiling.py). Guided Gram matrices of Gatys et
+    al. 2017 §4 are the weighted ones: F·√m in the product gives Σ m·F·Fᵀ.
     """
-    if len(grams_per_style) != len(weights) or not weights:
-        raise ValueError(f"{len(grams_per_style)} styles but {len(weights)} blend weights")
+    h, w = features.shape[-2:]
+    wide = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
+    if weight is None:
+        scale = 1.0 if mass is None else h * w / mass
+        gram = gram_matrix(features) * scale if scale != 1.0 else gram_matrix(features)
+        mean = features.sum((-2, -1), dtype=wide) / (h * w if mass is None else mass) if need_mean else None
+        return Moments(gram, mean)
+    mass = float(weight.sum()) if mass is None else mass
+    gram = gram_matrix(features * weight.sqrt().to(features.dtype)) * (h * w / mass)
+    mean = (features * weight.to(features.dtype)).sum((-2, -1), dtype=wide) / mass if need_mean else None
+    return Moments(gram, mean)
+
+
+@dataclass(frozen=True)
+class StyleLossKind:
+    """One style loss: the moments it needs, its target from several styles' moments, its value."""
+
+    needs_mean: bool
+    target: Callable[[Sequence[Moments], Sequence[float]], Any]  # (moments per style, blend weights)
+    layer_loss: Callable[[Moments, Any], torch.Tensor]  # scalar
+
+
+def _gram_target(moments: Sequence[Moments], weights: Sequence[float]) -> torch.Tensor:
+    _check_blend(len(moments), weights)
+    total = sum(weights)
+    return sum(w / total * m.gram for w, m in zip(weights, moments))
+
+
+def _w2_target(moments: Sequence[Moments], weights: Sequence[float]) -> W2Target:
+    # Several styles blend in the mean and second-moment space (crowsonkb/style-transfer-pytorch).
+    _check_blend(len(moments), weights)
+    channels = moments[0].gram.shape[-1]
+    return w2_target(*blend_moments([(m.mean, m.gram * channels) for m in moments], list(weights)))
+
+
+def _w2_layer_loss(m: Moments, target: W2Target) -> torch.Tensor:
+    return w2_loss(m.mean, m.gram * m.gram.shape[-1], target)
+
+
+STYLE_LOSSES: dict[str, StyleLossKind] = {
+    # Gatys et al. 2015: mean squared difference of the Gram matrices (style_layer_loss).
+    "gram": StyleLossKind(False, _gram_target, lambda m, target: style_layer_loss(m.gram, target)),
+    # Differs from Gatys et al. 2015: the squared Wasserstein-2 distance between the Gaussians of
+    # the output's and the style's features, which also matches the means (wasserstein.py).
+    "wasserstein": StyleLossKind(True, _w2_target, _w2_layer_loss),
+}
+
+
+def _check_blend(n_styles: int, weights: Sequence[float]) -> None:
+    """Several styles blend into one target: A_l = Σ_s w_s·A_l^s / Σ_s w_s (for the Gram loss this
+    has the gradient of the weighted sum of per-style losses, at the cost of one target)."""
+    if n_styles != len(weights) or not weights:
+        raise ValueError(f"{n_styles} styles but {len(weights)} blend weights")
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"style blend weights must be >= 0 with a positive sum, got {list(weights)}")
-    total = sum(weights)
-    return {
-        layer: sum(w / total * grams[layer] for w, grams in zip(weights, grams_per_style))
-        for layer in grams_per_style[0]
-    }
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

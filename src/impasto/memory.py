@@ -25,6 +25,9 @@ NET_BYTES_PER_PX = {2: 1200, 4: 2400}  # by activation dtype size (bf16, fp32)
 TILED_NET_FACTOR = 1.5
 TILED_PASS_COST = 1.5  # a tiled step runs forward twice and backward once per tile
 IMAGE_BYTES_PER_PX = 3 * 4  # one fp32 (1, 3, H, W) copy
+# Each masked region keeps its own weighted copy of the style layers for the backward (regions.py):
+# relu1_1..relu5_1 hold 64 + 128/4 + 256/16 + 512/64 + 512/256 = 122 values per pixel.
+MASKED_VALUES_PER_PX = 122
 MIN_LBFGS_HISTORY = 5
 MIN_TILE = 256  # below this, the margins cost more than the tile does
 # Plan for 85% of the budget: the estimate is a fit, not a bound. The default 2048-px run peaked
@@ -51,8 +54,9 @@ def _state_copies(config: StyleConfig, history: int) -> int:
 
 
 def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: int, history: int,
-                  tile: int | None) -> int:
-    """Estimated peak bytes of a step at width x height (whole, or in tiles of `tile` px core)."""
+                  tile: int | None, masked_regions: int = 0) -> int:
+    """Estimated peak bytes of a step at width x height (whole, or in tiles of `tile` px core),
+    with `masked_regions` style masks."""
     pixels = width * height
     if tile is None or tile >= max(width, height):
         pass_pixels, extra = pixels, 0
@@ -60,33 +64,38 @@ def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: in
         side = tile_extent(tile)
         pass_pixels = int(min(side, height) * min(side, width) * TILED_NET_FACTOR)
         extra = pixels * 8 * act_bytes  # the content target (relu4_2: 512 ch at 1/64 px), kept whole
-    return (BASE_BYTES + NET_BYTES_PER_PX[act_bytes] * pass_pixels + extra
-            + IMAGE_BYTES_PER_PX * pixels * _state_copies(config, history))
+    net = NET_BYTES_PER_PX[act_bytes] + masked_regions * MASKED_VALUES_PER_PX * act_bytes
+    return BASE_BYTES + net * pass_pixels + extra + IMAGE_BYTES_PER_PX * pixels * _state_copies(config, history)
 
 
-def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int) -> ScalePlan:
+def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int, masked_regions: int = 0) -> ScalePlan:
     """The cheapest way to run `scale` within `budget` bytes; ValueError when none fits.
 
     Order: the whole image with the configured history; then a shorter L-BFGS history (down to
     MIN_LBFGS_HISTORY); then tiles, largest first. config.tile_size forces tiles of that core.
     """
     w, h, usable = scale.width, scale.height, int(budget * SAFETY)
+
+    def estimate(history: int, tile: int | None) -> int:
+        return estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=tile,
+                             masked_regions=masked_regions)
+
     histories = [config.lbfgs_history]
     if config.optimizer == "lbfgs":
         histories += list(range(config.lbfgs_history - 1, MIN_LBFGS_HISTORY - 1, -1))
     forced = config.tile_size is not None and config.tile_size < max(w, h)
     if not forced:
         for history in histories:
-            peak = estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=None)
+            peak = estimate(history, None)
             if peak <= usable:
                 return ScalePlan(None, history, peak, 1)
     cores = [config.tile_size] if forced else range(max(w, h) // 16 * 16, MIN_TILE - 1, -64)
     for core in cores:
         for history in histories:  # the largest history that fits this tile size
-            peak = estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=core)
+            peak = estimate(history, core)
             if peak <= usable or (forced and history == histories[-1]):
                 return ScalePlan(core, history, peak, _tiles(h, core) * _tiles(w, core))
-    need = estimate_peak(w, h, config, act_bytes=act_bytes, history=MIN_LBFGS_HISTORY, tile=MIN_TILE)
+    need = estimate(MIN_LBFGS_HISTORY, MIN_TILE)
     raise ValueError(f"{w}x{h} needs about {need / GIB:.1f} GiB even in {MIN_TILE}-px tiles; "
                      f"the memory budget is {budget / GIB:.1f} GiB (raise max_memory, or lower size)")
 

@@ -4,8 +4,8 @@ Reference: Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style" (arXiv 
 the generated image starts from white noise and is optimized by L-BFGS on
 α·L_content + β·L_style. Around it, the coarse-to-fine ladder of Gatys et al. 2017
 (arXiv 1611.07865): each scale (schedule.py) starts from the previous result, upsampled, and
-scales too big for memory run tile by tile (tiling.py). No I/O here: progress goes to a callback,
-logging to `logging`.
+scales too big for memory run tile by tile (tiling.py); colour modes and style regions come from
+targets.py. No I/O here: progress goes to a callback, logging to `logging`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import torch
 from torch.nn import functional as F
 
 from .config import INIT_MODES, StyleConfig
-from .losses import blend_grams, content_loss, gram_matrix, style_loss, total_variation
+from .losses import STYLE_LOSSES, content_loss, total_variation
 from .memory import ScalePlan, step_cost
 from .optimizers import ClampedAdam, HostCopy, IterateAverage, make_optimizer
+from .regions import StyleRegion, region_moments, regions_loss
 from .schedule import Scale
 from .system import release_free_memory, resolve_precision
-from .tiling import plan_tiles, tiled_features, tiled_grams, tiled_loss_and_grad
+from .targets import ColorPlan, ScaleInputs, color_plan, style_regions
+from .tiling import plan_tiles, tiled_features, tiled_loss_and_grad
 from .vgg import VGG19Features
 
 
@@ -54,27 +56,6 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def style_targets(
-    model: VGG19Features, styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype = torch.float32,
-    *, tile: int | None = None,
-) -> dict[str, torch.Tensor]:
-    """Blended Gram targets {layer: (1, C, C)} of the style images, computed once per scale.
-
-    styles: (1, 3, H, W) sRGB [0, 1] tensors, already at their style size; sizes may differ.
-    tile: a style image longer than this runs in tiles of this core size.
-    """
-    blend = config.blend_weights(len(styles))
-    layers = list(config.layer_weights())
-    grams = []
-    for s in styles:
-        if tile is not None and max(s.shape[-2:]) > tile:
-            grams.append(tiled_grams(model, s, layers, plan_tiles(*s.shape[-2:], tile), dtype))
-        else:
-            with torch.no_grad():
-                grams.append({k: gram_matrix(v) for k, v in model(s, layers, dtype=dtype).items()})
-    return blend_grams(grams, blend)
 
 
 def _noise(content: torch.Tensor, seed: int) -> torch.Tensor:
@@ -131,17 +112,23 @@ def tile_offset(core: int, generator: torch.Generator) -> tuple[int, int]:
     return tuple(torch.randint(0, core, (2,), generator=generator).tolist())
 
 
+def _content_targets(model, content: torch.Tensor, scale: Scale, plan: ScalePlan, layers: Sequence[str],
+                     dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    with torch.no_grad():
+        if plan.tile is None:
+            return model(content, list(layers), dtype=dtype)
+        tiles = plan_tiles(scale.height, scale.width, plan.tile)
+        return {layer: tiled_features(model, content, layer, tiles, dtype) for layer in layers}
+
+
 def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, content: torch.Tensor,
-             targets: dict[str, torch.Tensor], dtype: torch.dtype, host_terms: HostCopy,
+             regions: list[StyleRegion], dtype: torch.dtype, host_terms: HostCopy,
              generator: torch.Generator) -> Callable[[], torch.Tensor]:
     """The step's loss and gradient (into image.grad): one pass, or two passes over moving tiles."""
-    content_layer, layer_weights = config.content_layer, config.layer_weights()
-    layers = [content_layer, *layer_weights]
-    whole = plan.tile is None
-    with torch.no_grad():
-        content_target = (model(content, [content_layer], dtype=dtype)[content_layer] if whole else
-                          tiled_features(model, content, content_layer,
-                                         plan_tiles(scale.height, scale.width, plan.tile), dtype))
+    layer_weights, kind = config.layer_weights(), STYLE_LOSSES[config.style_loss]
+    style_layers = list(layer_weights)
+    layers = list(dict.fromkeys([*config.content_layers, *style_layers]))
+    content_targets = _content_targets(model, content, scale, plan, config.content_layers, dtype)
 
     def tv_term() -> torch.Tensor:
         return config.tv_weight * total_variation(image) if config.tv_weight else image.new_zeros(())
@@ -149,9 +136,11 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
     def one_pass() -> torch.Tensor:
         image.grad = None
         features = model(image, layers, dtype=dtype)
+        moments = [region_moments(features, r.mask, style_layers, need_mean=kind.needs_mean) for r in regions]
+        content_term = sum(content_loss(features[k], t) for k, t in content_targets.items())
         terms = torch.stack([
-            config.content_weight * content_loss(features[content_layer], content_target),
-            config.style_weight * style_loss(features, targets, layer_weights),
+            config.content_weight * content_term,
+            config.style_weight * regions_loss(moments, regions, layer_weights, kind),
             tv_term(),
         ])
         loss = terms.sum()
@@ -163,9 +152,8 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
         offset = tile_offset(plan.tile, generator)
         tiles = plan_tiles(scale.height, scale.width, plan.tile, offset=offset)
         terms, grad = tiled_loss_and_grad(
-            model, image, tiles, content_layer=content_layer, content_target=content_target,
-            content_weight=config.content_weight, targets=targets, layer_weights=layer_weights,
-            style_weight=config.style_weight, dtype=dtype)
+            model, image, tiles, content_targets=content_targets, content_weight=config.content_weight,
+            regions=regions, layer_weights=layer_weights, kind=kind, style_weight=config.style_weight, dtype=dtype)
         image.grad = None
         tv = tv_term()
         if tv.requires_grad:
@@ -175,20 +163,21 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
         host_terms.put(terms)
         return terms.sum()
 
-    return one_pass if whole else tiled
+    return one_pass if plan.tile is None else tiled
 
 
-def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, content: torch.Tensor,
-               styles: Sequence[torch.Tensor], config: StyleConfig, dtype: torch.dtype, clock: _Clock,
-               scales: int, handoff: list, callback: ProgressCallback | None) -> torch.Tensor:
-    """Optimize one rung from `start`; returns its result. handoff carries Adam to the next scale."""
-    targets = style_targets(model, styles, config, dtype, tile=plan.tile)
+def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, inputs: ScaleInputs, colors: ColorPlan,
+               config: StyleConfig, dtype: torch.dtype, clock: _Clock, scales: int, handoff: list,
+               callback: ProgressCallback | None) -> torch.Tensor:
+    """Optimize one rung from `start` (network image); returns its result. handoff carries Adam on."""
+    regions = style_regions(model, inputs, colors, config, dtype, tile=plan.tile)
+    content = colors.content(inputs.content)
     image = start.detach().requires_grad_(True)  # start is the caller's fresh tensor: no copy
     optimizer = make_optimizer(image, config, history=plan.history, previous=handoff.pop() if handoff else None)
     cost = step_cost(scale, plan)
     host_terms = HostCopy(3, image.device)
     generator = torch.Generator().manual_seed(config.seed + scale.index)
-    closure = _closure(model, image, scale, plan, config, content, targets, dtype, host_terms, generator)
+    closure = _closure(model, image, scale, plan, config, content, regions, dtype, host_terms, generator)
     # Differs from Gatys et al. 2015: the scale's result is the average of its last iterates
     # (crowsonkb/style-transfer-pytorch), which removes the last steps' speckle.
     average = IterateAverage(config.ema_decay) if config.ema_decay and scale.iterations else None
@@ -206,7 +195,7 @@ def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, conten
         if average is not None:
             average.update(image)
         if callback is not None:
-            shown = average.value if average is not None else image.detach()
+            shown = colors.to_rgb(average.value if average is not None else image.detach(), inputs.content)
             callback(Progress(clock.steps, clock.total_steps, total, content_term, style_term, tv_term,
                               time.perf_counter() - clock.start, shown, scale.index + 1, scales,
                               scale.width, scale.height, clock.work / max(1, clock.total_work)))
@@ -222,8 +211,7 @@ def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, conten
 def optimize_scales(
     model: VGG19Features,
     rungs: Sequence[tuple[Scale, ScalePlan]],
-    content_at: Callable[[Scale], torch.Tensor],
-    styles_at: Callable[[Scale], list[torch.Tensor]],
+    inputs_at: Callable[[Scale], ScaleInputs],
     config: StyleConfig,
     *,
     init: str | torch.Tensor | None = None,
@@ -231,27 +219,31 @@ def optimize_scales(
 ) -> torch.Tensor:
     """Stylize coarse to fine. Returns (1, 3, H, W) float32 in [0, 1] at the last rung's size.
 
-    rungs: each scale with its plan (memory.plan_scale). content_at / styles_at give the content
-    (1, 3, h, w) and the style images at a scale, sRGB [0, 1] on the run's device.
-    init overrides `config.init` for the first scale (a path is resolved by the caller).
-    Raises NonFiniteLossError if the loss stops being finite.
+    rungs: each scale with its plan (memory.plan_scale). inputs_at gives a scale's images and
+    masks (targets.ScaleInputs) on the run's device. init overrides `config.init` for the first
+    scale (a path is resolved by the caller). Raises NonFiniteLossError if the loss stops being finite.
     """
     clock = _Clock(sum(s.iterations for s, _ in rungs), sum(s.iterations * step_cost(s, p) for s, p in rungs))
     image: torch.Tensor | None = None
+    colors: ColorPlan | None = None
     handoff: list = []  # Adam, from one scale to the next; nothing else outlives its scale
     for scale, plan in rungs:
-        content = content_at(scale)
-        dtype = resolve_precision(config.precision, content.device)
-        if image is None:
-            start = initial_image(content, config.init if init is None else init, config.seed)
+        inputs = inputs_at(scale)
+        dtype = resolve_precision(config.precision, inputs.content.device)
+        if colors is None:
+            colors = color_plan(inputs, config)
+            first = config.init if init is None else init
+            start = initial_image(colors.content(inputs.content), first if isinstance(first, str) else
+                                  colors.content(first), config.seed)
         else:
             start = upsample(image, (scale.height, scale.width))
         image = None  # the last scale's result is not needed once upsampled
-        image = _run_scale(model, start, scale, plan, content, styles_at(scale), config, dtype,
-                           clock, len(rungs), handoff, callback)
-        del content, start
+        image = _run_scale(model, start, scale, plan, inputs, colors, config, dtype, clock, len(rungs), handoff,
+                           callback)
+        final_content = inputs.content
+        del inputs, start
         release_free_memory()  # the finished scale's buffers must not add to the next one's peak
-    return image
+    return colors.to_rgb(image, final_content)
 
 
 def optimize_image(
@@ -270,5 +262,5 @@ def optimize_image(
     height, width = content.shape[-2:]
     scale = Scale(0, width, height, config.iterations, max(max(s.shape[-2:]) for s in styles))
     plan = ScalePlan(None, config.lbfgs_history, 0, 1)
-    return optimize_scales(model, [(scale, plan)], lambda _: content, lambda _: list(styles), config,
-                           init=init, callback=callback)
+    inputs = ScaleInputs(content, list(styles))
+    return optimize_scales(model, [(scale, plan)], lambda _: inputs, config, init=init, callback=callback)

@@ -1,10 +1,12 @@
 """Loss and image gradient computed tile by tile, for scales that do not fit in memory at once.
 
-The style loss is global (Gram matrices over the whole image), so each step takes two passes:
-1. forward only, tile by tile: each tile adds its weighted share of every Gram matrix; the global
-   style loss and its gradient D_l = ∂L/∂G_l follow from the sums;
-2. forward and backward, tile by tile, of the surrogate Σ_l <D_l, G_l(tile)> + α·content(tile),
-   whose gradient on the tile's pixels is exactly that tile's share of the global gradient.
+The style loss is global (feature moments over the whole image), so each step takes two passes:
+1. forward only, tile by tile: each tile adds its weighted share of every region's moments (Gram
+   matrix, and mean for the Wasserstein loss); the global style loss and its gradients
+   D = ∂L/∂G and d = ∂L/∂μ follow from the sums;
+2. forward and backward, tile by tile, of the surrogate Σ <D, G(tile)> + <d, μ(tile)> +
+   α·content(tile), whose gradient on the tile's pixels is exactly that tile's share of the
+   global gradient.
 
 Tiles overlap. Each carries a weight map; the maps form a partition of unity (they sum to 1 at
 every pixel) with linear ramps across the cuts, and each feature position counts with the mean
@@ -24,10 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional as F
 
-from .losses import gram_matrix, style_loss_of_grams
-from .vgg import LAYER_NAMES, VGG19Features
+from .losses import Moments, StyleLossKind
+from .regions import StyleRegion, mask_at, region_masses, region_moments, regions_loss
+from .vgg import VGG19Features, stride
 
 ALIGN = 32  # VGG19 pools 5 times (pool5 is a valid layer): tiles start on its grid
 MARGIN = 48  # px past the weighted area; image-gradient error against one pass: 1.6e-4 (96 px: 6e-7)
@@ -43,11 +45,6 @@ class Tile:
     bottom: int
     right: int
     weight: torch.Tensor
-
-
-def stride(layer: str) -> int:
-    """Pixels per feature position at a named VGG19 layer (2 per pooling before it)."""
-    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_NAMES.index(layer)])
 
 
 def cut_positions(length: int, core: int, offset: int) -> list[int]:
@@ -103,45 +100,41 @@ def network_pixels(height: int, width: int, core: int) -> int:
     return covered(height) * covered(width)
 
 
-def _feature_weights(tile: Tile, layers: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
-    weight = tile.weight.to(device)
-    return {layer: F.avg_pool2d(weight, stride(layer)) if stride(layer) > 1 else weight for layer in layers}
-
-
 def _piece(image: torch.Tensor, tile: Tile) -> torch.Tensor:
     return image[..., tile.top:tile.bottom, tile.left:tile.right]
 
 
-def _weighted_grams(features: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor],
-                    positions: Mapping[str, int]) -> dict[str, torch.Tensor]:
-    """Each layer's Gram share: Σ_q w(q)·F_q·F_qᵀ over the tile, normalized by the whole image's size."""
-    grams = {}
-    for layer, f in features.items():
-        if layer not in positions:
-            continue
-        # In bf16 the rounded √w breaks the partition of unity by up to 2^-8, in the ramps only
-        # (a few % of the pixels): far below bf16's own error on the features.
-        root = weights[layer].sqrt().to(f.dtype)
-        grams[layer] = gram_matrix(f * root) * (f.shape[-2] * f.shape[-1] / positions[layer])
-    return grams
+def _tile_mask(tile: Tile, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+    """The tile's share of a region: its weight times the region's mask over the tile (1, 1, h, w)."""
+    weight = tile.weight.to(device)
+    return weight if mask is None else weight * _piece(mask, tile).to(device)
 
 
-def _positions(height: int, width: int, layers: Sequence[str]) -> dict[str, int]:
-    return {layer: (height // stride(layer)) * (width // stride(layer)) for layer in layers}
+def _add(total: dict[str, Moments], part: Mapping[str, Moments]) -> None:
+    for layer, m in part.items():
+        if layer not in total:
+            total[layer] = m
+        else:
+            old = total[layer]
+            total[layer] = Moments(old.gram + m.gram, None if m.mean is None else old.mean + m.mean)
 
 
-def tiled_grams(model: VGG19Features, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
-                dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Gram matrices {layer: (1, C, C)} of a whole (1, 3, H, W) image, summed over tiles. No grad."""
-    positions = _positions(image.shape[-2], image.shape[-1], layers)
-    total: dict[str, torch.Tensor] = {}
+def tiled_moments(model: VGG19Features, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
+                  dtype: torch.dtype, *, masks: Sequence[torch.Tensor | None] = (None,),
+                  need_mean: bool = False) -> list[dict[str, Moments]]:
+    """Moments {layer: Moments} of a whole (1, 3, H, W) image, one dict per region mask (1, 1, H, W)
+    or None (everywhere), summed over tiles: one network pass per tile for all regions. No grad."""
+    height, width = image.shape[-2:]
+    masses = [region_masses(mask, height, width, layers) for mask in masks]
+    totals: list[dict[str, Moments]] = [{} for _ in masks]
     with torch.no_grad():
         for tile in tiles:
             features = model(_piece(image, tile), list(layers), dtype=dtype)
-            for layer, g in _weighted_grams(features, _feature_weights(tile, layers, image.device), positions).items():
-                total[layer] = total[layer] + g if layer in total else g
+            for total, mask, mass in zip(totals, masks, masses):
+                _add(total, region_moments(features, _tile_mask(tile, mask, image.device), layers, masses=mass,
+                                           need_mean=need_mean))
             del features
-    return total
+    return totals
 
 
 def tiled_features(model: VGG19Features, image: torch.Tensor, layer: str, tiles: Sequence[Tile],
@@ -158,43 +151,58 @@ def tiled_features(model: VGG19Features, image: torch.Tensor, layer: str, tiles:
             f = model(_piece(image, tile), [layer], dtype=dtype)[layer]
             if out is None:
                 out = torch.zeros((*f.shape[:2], image.shape[-2] // s, image.shape[-1] // s), device=f.device)
-            w = _feature_weights(tile, [layer], image.device)[layer]
+            w = mask_at(tile.weight.to(image.device), layer, f.shape[-2:])
             out[..., tile.top // s: tile.top // s + f.shape[-2], tile.left // s: tile.left // s + f.shape[-1]] += f * w
     return out.to(f.dtype)
 
 
-def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequence[Tile], *,
-                        content_layer: str, content_target: torch.Tensor, content_weight: float,
-                        targets: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float],
-                        style_weight: float, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """(content term, style term) as a (2,) tensor and the gradient (1, 3, H, W) of their sum.
+def _leaves(moments: list[dict[str, Moments]]) -> list[torch.Tensor]:
+    return [t for per_layer in moments for m in per_layer.values() for t in (m.gram, m.mean) if t is not None]
 
-    content_target: (1, C, H/s, W/s) features of the content at content_layer, for the whole image.
+
+def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequence[Tile], *,
+                        content_targets: Mapping[str, torch.Tensor], content_weight: float,
+                        regions: Sequence[StyleRegion], layer_weights: Mapping[str, float], kind: StyleLossKind,
+                        style_weight: float, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(content term, style term) as a (2,) tensor and the gradient (1, C, H, W) of their sum.
+
+    content_targets: {layer: (1, C, H/s, W/s)} features of the content for the whole image.
     The terms are weighted as in the untiled closure; content_loss's mean is over the whole image.
     """
     height, width = image.shape[-2:]
     style_layers = list(layer_weights)
-    grams = tiled_grams(model, image, style_layers, tiles, dtype)
-    grams = {k: g.requires_grad_(True) for k, g in grams.items()}
-    style_term = style_weight * style_loss_of_grams(grams, targets, layer_weights)
-    upstream = dict(zip(grams, torch.autograd.grad(style_term, list(grams.values()))))
+    masks = [r.mask for r in regions]
+    moments = tiled_moments(model, image, style_layers, tiles, dtype, masks=masks, need_mean=kind.needs_mean)
+    leaves = _leaves(moments)
+    for leaf in leaves:
+        leaf.requires_grad_(True)
+    style_term = style_weight * regions_loss(moments, regions, layer_weights, kind)
+    upstream = dict(zip(map(id, leaves), torch.autograd.grad(style_term, leaves, allow_unused=True)))
+    masses = [region_masses(mask, height, width, style_layers) for mask in masks]
 
-    positions = _positions(height, width, style_layers)
-    s = stride(content_layer)
-    content_count = content_target.numel()
     grad = torch.zeros_like(image)
     content_term = image.new_zeros((), dtype=torch.float32)
+    layers = list(dict.fromkeys([*content_targets, *style_layers]))
     for tile in tiles:
         piece = _piece(image.detach(), tile).clone().requires_grad_(True)
-        features = model(piece, [content_layer, *style_layers], dtype=dtype)
-        weights = _feature_weights(tile, [content_layer, *style_layers], image.device)
-        surrogate = sum((upstream[k] * g).sum() for k, g in _weighted_grams(features, weights, positions).items())
-        f = features[content_layer]
-        target = content_target[..., tile.top // s: tile.top // s + f.shape[-2],
-                                tile.left // s: tile.left // s + f.shape[-1]]
-        share = ((f.float() - target.float()).pow(2) * weights[content_layer]).sum() * (content_weight / content_count)
+        features = model(piece, layers, dtype=dtype)
+        surrogate = piece.new_zeros((), dtype=torch.float32)
+        for total, mask, mass in zip(moments, masks, masses):
+            part = region_moments(features, _tile_mask(tile, mask, image.device), style_layers, masses=mass,
+                                  need_mean=kind.needs_mean)
+            for layer, m in part.items():
+                for mine, whole in ((m.gram, total[layer].gram), (m.mean, total[layer].mean)):
+                    d = None if mine is None else upstream.get(id(whole))
+                    if d is not None:
+                        surrogate = surrogate + (d * mine).sum()
+        share = piece.new_zeros((), dtype=torch.float32)
+        for layer, target in content_targets.items():
+            f, s = features[layer], stride(layer)
+            weight = mask_at(tile.weight.to(image.device), layer, f.shape[-2:])
+            part = target[..., tile.top // s: tile.top // s + f.shape[-2], tile.left // s: tile.left // s + f.shape[-1]]
+            share = share + ((f.float() - part.float()).pow(2) * weight).sum() * (content_weight / target.numel())
         (surrogate + share).backward()
         grad[..., tile.top:tile.bottom, tile.left:tile.right] += piece.grad
         content_term += share.detach()
-        del piece, features, surrogate, f, share  # before the next tile's pass, not after it
+        del piece, features, surrogate, share  # before the next tile's pass, not after it
     return torch.stack([content_term, style_term.detach()]), grad

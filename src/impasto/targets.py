@@ -1,0 +1,112 @@
+"""What the network reads at each scale: colour modes, and the style regions with their targets.
+
+- Colour (Gatys et al. 2017 §5, color.py), planned once at the first scale and applied at every one:
+  `luminance` runs the whole optimization on a grey (1, 1, H, W) luminance image (VGG19 reads it as
+  R = G = B), with each style's luminance matched to the photo's mean and std, and puts the photo's
+  chroma back on the result; `histogram` maps each style's colours onto the photo's by an affine
+  map matching mean and covariance, then stylizes as usual.
+- Style targets (regions.py): without masks, one region whose target blends every style; with
+  masks, one region per style, its target taken over the style's own mask when it has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .color import ColorMap, color_transfer, luminance, match_luminance, with_chroma
+from .config import StyleConfig
+from .losses import STYLE_LOSSES, Moments
+from .regions import StyleRegion, normalize_masks, region_moments, region_shares
+from .tiling import plan_tiles, tiled_moments
+from .vgg import VGG19Features
+
+
+@dataclass(frozen=True)
+class ScaleInputs:
+    """One scale's inputs, sRGB on the run's device.
+
+    content: (1, 3, H, W). styles: (1, 3, h, w) each, at their style size.
+    masks: (1, 1, H, W) in [0, 1] per style, where it paints; None: every style everywhere.
+    style_masks: per style, (1, 1, h, w) in [0, 1] over the style image or None (all of it);
+    None: no style has one.
+    """
+
+    content: torch.Tensor
+    styles: list[torch.Tensor]
+    masks: list[torch.Tensor] | None = None
+    style_masks: list[torch.Tensor | None] | None = None
+
+
+@dataclass(frozen=True)
+class ColorPlan:
+    """The colour mode of a run, fitted once: what the network reads and how the result is shown."""
+
+    content: Callable[[torch.Tensor], torch.Tensor]  # sRGB content (or init) -> network image
+    styles: list[Callable[[torch.Tensor], torch.Tensor]]  # per style: sRGB -> network image
+    to_rgb: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (network image, sRGB content) -> sRGB
+
+
+def _same(image: torch.Tensor, *_: torch.Tensor) -> torch.Tensor:
+    return image
+
+
+def _as_luminance(image: torch.Tensor) -> torch.Tensor:
+    return image if image.shape[1] == 1 else luminance(image)
+
+
+def _no_color_plan(content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig) -> ColorPlan:
+    return ColorPlan(_same, [_same] * len(styles), _same)
+
+
+def _luminance_plan(content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig) -> ColorPlan:
+    content_y = luminance(content)
+
+    def matched(style: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        gain, offset = match_luminance(luminance(style), content_y)
+        return lambda s: luminance(s) * gain + offset
+
+    return ColorPlan(_as_luminance, [matched(s) for s in styles], with_chroma)
+
+
+def _histogram_plan(content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig) -> ColorPlan:
+    maps: list[ColorMap] = [color_transfer(s, content, config.color_transfer) for s in styles]
+    return ColorPlan(_same, [m.apply for m in maps], _same)
+
+
+_COLOR_PLANS = {"none": _no_color_plan, "luminance": _luminance_plan, "histogram": _histogram_plan}
+
+
+def color_plan(inputs: ScaleInputs, config: StyleConfig) -> ColorPlan:
+    """Fit config.preserve_color on one scale's images (the first: statistics barely change with size)."""
+    return _COLOR_PLANS[config.preserve_color](inputs.content, inputs.styles, config)
+
+
+def _style_moments(model: VGG19Features, style: torch.Tensor, mask: torch.Tensor | None, layers: list[str],
+                   dtype: torch.dtype, tile: int | None, need_mean: bool) -> dict[str, Moments]:
+    if tile is not None and max(style.shape[-2:]) > tile:
+        tiles = plan_tiles(*style.shape[-2:], tile)
+        return tiled_moments(model, style, layers, tiles, dtype, masks=[mask], need_mean=need_mean)[0]
+    with torch.no_grad():
+        return region_moments(model(style, layers, dtype=dtype), mask, layers, need_mean=need_mean)
+
+
+def style_regions(model: VGG19Features, inputs: ScaleInputs, colors: ColorPlan, config: StyleConfig,
+                  dtype: torch.dtype, *, tile: int | None = None) -> list[StyleRegion]:
+    """The style regions of one scale with their targets, computed once per scale.
+
+    tile: a style image longer than this runs in tiles of this core size.
+    """
+    kind = STYLE_LOSSES[config.style_loss]
+    layers = list(config.layer_weights())
+    blend = config.blend_weights(len(inputs.styles))
+    style_masks = inputs.style_masks or [None] * len(inputs.styles)
+    moments = [_style_moments(model, recolor(style), mask, layers, dtype, tile, kind.needs_mean)
+               for recolor, style, mask in zip(colors.styles, inputs.styles, style_masks)]
+    if inputs.masks is None:
+        return [StyleRegion(None, 1.0, {k: kind.target([m[k] for m in moments], blend) for k in layers})]
+    masks = normalize_masks(inputs.masks)
+    return [StyleRegion(mask, share, {k: kind.target([m[k]], [1.0]) for k in layers})
+            for mask, share, m in zip(masks, region_shares(masks, blend), moments) if share > 0]
