@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -55,26 +54,22 @@ def _rounded(value):
 
 
 def run(styles, size: int, *, budget: float | None = None, masks=None, **options) -> tuple[torch.Tensor, float, int]:
-    """(8-bit result as a tensor, seconds, steps). budget: stop after that many seconds."""
+    """(8-bit result as a tensor, seconds of the optimization loop, steps). budget: stop once the
+    loop has run that many seconds (its own clock, from the first step, as Progress.elapsed)."""
     config = StyleConfig(size=size, **options)
     prepared = api.prepare(CONTENT, [STYLES[s] for s in styles], config=config, masks=masks)
     seen = {}
 
     def callback(p) -> None:
-        seen["image"], seen["steps"] = p.image.detach().clone(), p.step
+        seen["image"], seen["steps"], seen["elapsed"] = p.image.detach().clone(), p.step, p.elapsed
         if budget is not None and p.elapsed >= budget:
             raise _Enough
 
-    start = time.perf_counter()
     try:
         image = api.render(prepared, callback=callback)
     except _Enough:
         image = seen["image"]
-    return to_tensor(to_pil(image)), time.perf_counter() - start, seen["steps"]
-
-
-def _grey(image: torch.Tensor) -> torch.Tensor:
-    return (image if image.shape[1] == 1 else luminance(image)).expand(-1, 3, -1, -1)
+    return to_tensor(to_pil(image)), seen["elapsed"], seen["steps"]
 
 
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -89,12 +84,12 @@ def colour(size: int, vgg, images: dict) -> list[dict]:
         outs = {mode: run([name], size, preserve_color=mode)[0] for mode in ("none", "luminance", "histogram")}
         images[name] = outs
         gain, offset = match_luminance(luminance(style), luminance(content))
-        style_y = _grey(luminance(style) * gain + offset)
+        style_y = quality.grey(luminance(style) * gain + offset)
         mapped = color_transfer(style, content).apply(style)
         stats = [(x.flatten(2).mean(-1), torch.cov(x.flatten(2)[0])) for x in (mapped, content)]
         with torch.no_grad():
             color = {m: quality.metrics(o, content, [style], vgg)["color_swd"] for m, o in outs.items()}
-            luma = {m: quality.metrics(_grey(o), _grey(content), [style_y], vgg)["style_gram"]
+            luma = {m: quality.metrics(quality.grey(o), quality.grey(content), [style_y], vgg)["style_gram"]
                     for m, o in (*outs.items(), ("photo", content))}
         chroma = {m: float((rgb_to_yiq(o)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean()) * 255
                   for m, o in outs.items()}
@@ -102,15 +97,6 @@ def colour(size: int, vgg, images: dict) -> list[dict]:
                      "mapped_mean_rel": _relative(stats[0][0], stats[1][0]),
                      "mapped_cov_rel": _relative(stats[0][1], stats[1][1])})
     return rows
-
-
-def _sky_seam(image: torch.Tensor) -> float:
-    height, width = image.shape[-2:]
-    profile = image[..., : height // 3, :].mean(dim=2)[0]
-    steps = (profile[:, 1:] - profile[:, :-1]).abs().sum(0)
-    band = max(8, width // 16)
-    rest = torch.cat([steps[: width // 2 - band], steps[width // 2 + band:]])
-    return float(steps[width // 2 - band: width // 2 + band].max() / rest.median())
 
 
 def masks(size: int, vgg, images: dict) -> list[dict]:
@@ -123,7 +109,7 @@ def masks(size: int, vgg, images: dict) -> list[dict]:
         right = right.expand(1, 1, height, width).contiguous()
         out = run(["starry", "scream"], size, masks=[1 - right, right])[0]
         images[f"mask_{kind}"] = out
-        row = {"mask": kind, "sky_seam": _sky_seam(out)}
+        row = {"mask": kind, "sky_seam": quality.sky_seam(out, band=max(8, width // 16))}
         for side, own, other, part in (("left", "starry", "scream", slice(0, width // 2)),
                                        ("right", "scream", "starry", slice(width // 2, width))):
             with torch.no_grad():
@@ -139,6 +125,8 @@ def losses(size: int, vgg, images: dict) -> list[dict]:
     content = load_tensor(CONTENT, size)
     for name, path in STYLES.items():
         style = load_tensor(path, size)
+        # Equal time by the loop's clock: the default run, then the W2 run stopped when it has used
+        # as long (its steps are slower), so neither is credited the set-up of the other.
         gram, seconds, steps = run([name], size)
         w2, w2_seconds, w2_steps = run([name], size, style_loss="wasserstein", budget=seconds)
         images[f"loss_{name}"] = {"gram": gram, "wasserstein": w2}

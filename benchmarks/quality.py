@@ -63,6 +63,25 @@ def laplacian_energy(image: torch.Tensor) -> float:
     return float(F.conv2d(luma, kernel).abs().mean())
 
 
+def grey(image: torch.Tensor) -> torch.Tensor:
+    """A (1, 3, H, W) image's luminance (or a (1, 1, H, W) luminance) as three equal channels, so
+    that the metrics compare brightness structure alone."""
+    y = image if image.shape[1] == 1 else (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+    return y.expand(-1, 3, -1, -1)
+
+
+def sky_seam(image: torch.Tensor, band: int = 8) -> float:
+    """Largest column-to-column colour step of the sky (top third) within `band` px of the middle,
+    over the median step elsewhere: a seam between two regions split at the middle is a jump
+    there (the photo's own sky gives 0.3; a hard split between two styles about 3)."""
+    height, width = image.shape[-2:]
+    profile = image[..., : height // 3, :].mean(dim=2)[0]  # (3, W)
+    steps = (profile[:, 1:] - profile[:, :-1]).abs().sum(0)
+    middle = slice(width // 2 - band, width // 2 + band)
+    rest = torch.cat([steps[: width // 2 - band], steps[width // 2 + band:]])
+    return float(steps[middle].max() / rest.median())
+
+
 def metrics(image: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor], model) -> dict[str, float]:
     feats = model(image, [*STYLE_LAYERS, CONTENT_LAYER])
     content_feats = model(content, [CONTENT_LAYER])[CONTENT_LAYER]

@@ -68,9 +68,9 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, content_path, styl
     ("6", 6 << 30), (" 2 t", 2 << 40),
 ])
 def test_max_memory_sizes(text, expected):
-    from impasto.cli import _memory
+    from impasto.cli_options import memory_size
 
-    assert _memory(text) == expected
+    assert memory_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["6ib", "lots", "-1G", "0", "6X", "1e400G"])
@@ -82,15 +82,24 @@ def test_bad_max_memory_is_one_line(tmp_path, content_path, style_path, text):
 
 
 def test_interrupt_at_a_lower_scale_saves_at_the_output_size(tmp_path, content_path, style_path):
+    from PIL import Image
     from rich.console import Console
 
+    from impasto import api
     from impasto.cli_run import EXIT_INTERRUPTED, OutputPlan, _save_interrupted
+    from impasto.color import rgb_to_yiq
+    from impasto.image import load_tensor, to_tensor
 
     plan = OutputPlan(tmp_path / "out.png", "PNG", 8, None, (content_path, style_path))
     low = Progress(7, 14, 1.0, 0.5, 0.5, 0.0, 1.0, torch.rand(1, 3, 48, 64), 1, 3, 64, 48, 0.2)
     console = Console(file=open(tmp_path / "log.txt", "w"))  # noqa: SIM115
-    assert _save_interrupted(low, plan, console, (128, 96)) == EXIT_INTERRUPTED
-    from PIL import Image
-
+    run = api.prepare(content_path, [style_path], config=StyleConfig(size=128))
+    assert _save_interrupted(low, plan, console, (128, 96), run) == EXIT_INTERRUPTED
     assert Image.open(tmp_path / "out.partial.png").size == (128, 96)
     assert not (tmp_path / "out.png").exists()
+    # In luminance mode the chroma is the photo's own at the output size, not the low scale's, upsampled.
+    grey = api.prepare(content_path, [style_path], config=StyleConfig(size=128, preserve_color="luminance"))
+    assert _save_interrupted(low, plan, console, (128, 96), grey) == EXIT_INTERRUPTED
+    saved = to_tensor(Image.open(tmp_path / "out.partial.1.png"))
+    chroma_error = (rgb_to_yiq(saved)[:, 1:] - rgb_to_yiq(load_tensor(content_path, 128))[:, 1:]).abs().mean()
+    assert float(chroma_error) < 2 / 255

@@ -47,6 +47,7 @@ def test_layer_weights_default_to_balanced_and_none_means_one():
     ("preserve_color", "yes", ValueError, "preserve_color must be one of none, luminance, histogram"),
     ("color_transfer", "lab", ValueError, "color_transfer must be one of"),
     ("padding", "circular", ValueError, "padding must be one of"),
+    ("style_layer_weighting", "equal", ValueError, "style_layer_weighting must be one of measured, paper"),
     ("style_layers", (), ValueError, "at least one"),
     ("style_layer_weights", (1.0, 2.0), ValueError, "2 values for 5 style layers"),
     ("style_blend_weights", (0.0, 0.0), ValueError, "positive sum"),
@@ -63,7 +64,12 @@ def test_presets_and_overrides():
     gatys = StyleConfig.preset("gatys2015", size=128)
     assert gatys.size == 128 and gatys.init == "noise" and gatys.pooling == "avg" and gatys.optimizer == "lbfgs"
     # Equal layer weights in the paper's terms: w_l = N_l² / 20 on our mean-normalized layer loss.
-    assert gatys.style_layer_weights == (64**2 / 20, 128**2 / 20, 256**2 / 20, 512**2 / 20, 512**2 / 20)
+    assert list(gatys.layer_weights().values()) == [64**2 / 20, 128**2 / 20, 256**2 / 20, 512**2 / 20, 512**2 / 20]
+    # ... for whichever layers are chosen; and they are Gram weights, so not for the W2 loss.
+    assert StyleConfig.preset("gatys2015", style_layers=("relu3_2", "pool4")).layer_weights() == {
+        "relu3_2": 256**2 / 20, "pool4": 512**2 / 20}
+    with pytest.raises(ValueError, match="paper's style layer weights are for the Gram loss"):
+        StyleConfig.preset("gatys2015", style_loss="wasserstein")
     # The paper's α/β = 1e-3, on its sum-based content loss at 512 px (N = 512, M = 64·64).
     assert gatys.content_weight / gatys.style_weight == pytest.approx(1e-3 * 512 * 64 * 64 / 2)
     assert StyleConfig.preset() == StyleConfig()

@@ -5,6 +5,7 @@ Small real runs on the bundled images (64-128 px), judged with benchmarks/qualit
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -33,10 +34,6 @@ def _run(styles, size, iterations, **options) -> torch.Tensor:
     return to_tensor(to_pil(api.render(run)))
 
 
-def _grey(image: torch.Tensor) -> torch.Tensor:
-    return image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else luminance(image).expand(-1, 3, -1, -1)
-
-
 # The Scream: its palette is far from the photo's, so colour preservation has work to do. (With
 # The Starry Night, whose blues the photo's sky shares, histogram's colour_swd ratio is 0.52: README.)
 @pytest.mark.slow
@@ -46,10 +43,10 @@ def test_luminance_keeps_the_photos_chroma_and_paints_its_luminance(vgg):
     chroma_error = float((rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean())
     assert chroma_error < 2 / 255
     gain, offset = match_luminance(luminance(style), luminance(content))
-    style_y = _grey(luminance(style) * gain + offset)
+    style_y = quality.grey(luminance(style) * gain + offset)
     with torch.no_grad():
-        painted = quality.metrics(_grey(out), _grey(content), [style_y], vgg)["style_gram"]
-        photo = quality.metrics(_grey(content), _grey(content), [style_y], vgg)["style_gram"]
+        painted = quality.metrics(quality.grey(out), quality.grey(content), [style_y], vgg)["style_gram"]
+        photo = quality.metrics(quality.grey(content), quality.grey(content), [style_y], vgg)["style_gram"]
     assert painted < 0.3 * photo, (painted, photo)
 
 
@@ -66,17 +63,6 @@ def test_histogram_keeps_the_photos_colours(vgg):
         photo = quality.metrics(content, content, [recoloured], vgg)["style_gram"]
     assert kept["color_swd"] < 0.5 * plain["color_swd"], (kept, plain)
     assert painted < 0.5 * photo, (painted, photo)
-
-
-def _sky_seam(image: torch.Tensor) -> float:
-    """Largest column-to-column colour step of the sky (top third) within 8 px of the middle, over
-    the median step elsewhere: a seam between two styles is a jump there."""
-    height, width = image.shape[-2:]
-    profile = image[..., : height // 3, :].mean(dim=2)[0]  # (3, W)
-    steps = (profile[:, 1:] - profile[:, :-1]).abs().sum(0)
-    middle = slice(width // 2 - 8, width // 2 + 8)
-    rest = torch.cat([steps[: width // 2 - 8], steps[width // 2 + 8:]])
-    return float(steps[middle].max() / rest.median())
 
 
 @pytest.mark.slow
@@ -96,7 +82,7 @@ def test_two_styles_paint_their_own_halves_and_a_soft_mask_leaves_no_seam(vgg):
                 own = quality.metrics(half, photo, [styles[side]], vgg)["style_swd"]
                 other = quality.metrics(half, photo, [styles["right" if side == "left" else "left"]], vgg)["style_swd"]
                 assert own < other, (kind, side, own, other)
-        seams[kind] = _sky_seam(out)
+        seams[kind] = quality.sky_seam(out)
     assert seams["soft"] < 1.5, seams
     assert seams["hard"] > 2 * seams["soft"], seams  # the measure does see a seam where there is one
 
@@ -162,7 +148,7 @@ def test_masks_may_be_tensors_and_bad_ones_are_named():
     assert api.prepare(CONTENT, [STARRY, SCREAM], config=config, style_masks=[None, None]).style_masks == (None, None)
 
 
-def test_every_control_option_reaches_a_real_cli_run(tmp_path):
+def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from impasto.cli import app
@@ -181,3 +167,75 @@ def test_every_control_option_reaches_a_real_cli_run(tmp_path):
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.size == (64, 48) and image.mode == "RGB"
+    # ... and each one arrived where it belongs.
+    from impasto import cli_run
+
+    seen = []
+    monkeypatch.setattr(cli_run, "execute", lambda run, *args, **kwargs: seen.append(run) or 0)
+    assert CliRunner().invoke(app, [*argv, "--force"]).exit_code == 0
+    config = seen[0].config
+    assert (config.preserve_color, config.color_transfer, config.style_loss) == ("histogram", "pca", "wasserstein")
+    assert (config.pooling, config.padding) == ("avg", "reflect")
+    assert config.content_layers == ("relu4_2", "relu3_2") and config.style_layers == ("relu1_1", "relu3_1")
+    assert config.style_layer_weights == (1.0, 2.0)
+    masks, style_masks = seen[0].masks, seen[0].style_masks
+    assert len(masks) == 2 and float(masks[0][..., 0, :].mean()) > 0.95 and float(masks[1][..., 0, :].mean()) < 0.05
+    assert style_masks[0] is None and tuple(style_masks[1].shape) == (1, 1, 76, 60)
+
+
+def test_a_sliver_of_a_mask_that_vanishes_in_deep_layers_still_runs(vgg):
+    from impasto.targets import ScaleInputs, color_plan, style_regions
+
+    content = load_tensor(CONTENT, 100)  # 100x75: relu3_1 sees rows 0-71, relu4_1 0-71, relu5_1 0-63
+    sliver = torch.zeros(1, 1, 75, 100)
+    sliver[..., 72:, :] = 1.0
+    config = StyleConfig(size=100, start_size=None, iterations=2)
+    inputs = ScaleInputs(content, [load_tensor(STARRY, 100)], [sliver])
+    (region,) = style_regions(vgg, inputs, color_plan(inputs, config), config, torch.float32)
+    assert set(region.targets) == {"relu1_1", "relu2_1"}  # no positions from relu3_1 down: no term
+    out = api.render(api.prepare(CONTENT, [STARRY], config=config, masks=[sliver]))
+    assert torch.isfinite(out).all()
+
+
+def test_a_zero_weight_style_leaves_its_region_to_the_photo_and_dilutes_nothing(vgg):
+    from impasto.targets import ScaleInputs, color_plan, style_regions
+
+    content = load_tensor(CONTENT, 64)
+    everywhere, left = torch.ones(1, 1, 48, 64), torch.zeros(1, 1, 48, 64)
+    left[..., :32] = 1.0
+    config = StyleConfig(size=64, style_blend_weights=(1.0, 0.0))
+    inputs = ScaleInputs(content, [load_tensor(STARRY, 64), load_tensor(SCREAM, 64)], [left, everywhere])
+    (region,) = style_regions(vgg, inputs, color_plan(inputs, config), config, torch.float32)
+    assert torch.equal(region.mask, left)  # not halved where the unused style's mask overlaps it
+    assert region.share == pytest.approx(0.5)  # its area, at full strength
+
+
+def test_transparent_pixels_of_a_mask_are_unpainted_and_colour_warns(tmp_path, caplog):
+    from impasto.image import open_mask
+
+    drawn = Image.new("LA", (8, 6), (255, 0))
+    drawn.paste((255, 255), (0, 0, 4, 6))  # opaque white on the left, transparent on the right
+    drawn.save(tmp_path / "drawn.png")
+    mask = open_mask(tmp_path / "drawn.png")
+    assert float(mask[..., :4].min()) == 1.0 and float(mask[..., 4:].max()) == 0.0
+    Image.new("RGB", (8, 6), (255, 0, 0)).save(tmp_path / "red.png")
+    logger = logging.getLogger("impasto")  # the CLI stops it propagating to the root's handlers
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("WARNING", logger="impasto"):
+            red = open_mask(tmp_path / "red.png")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "colour image" in caplog.text and float(red.mean()) == pytest.approx(76 / 255, abs=0.01)
+
+
+def test_luminance_mode_through_scales_tiles_and_an_init_image():
+    seen = []
+    config = StyleConfig(size=96, start_size=64, iterations=3, scale_iterations=2, tile_size=64,
+                         preserve_color="luminance", init=str(SCREAM))
+    out = api.render(api.prepare(CONTENT, [STARRY], config=config), callback=seen.append)
+    assert [tuple(p.image.shape) for p in seen][::2] == [(1, 3, 51, 68), (1, 3, 51, 68), (1, 3, 72, 96)]
+    content = load_tensor(CONTENT, 96)
+    assert out.shape == content.shape
+    chroma_error = float((rgb_to_yiq(to_tensor(to_pil(out)))[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean())
+    assert chroma_error < 2 / 255

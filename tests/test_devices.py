@@ -14,9 +14,10 @@ import torch
 
 from impasto.config import StyleConfig
 from impasto.lbfgs import LBFGS
-from impasto.losses import STYLE_LOSSES, content_loss
+from impasto.losses import content_loss
 from impasto.optimize import optimize_image
-from impasto.regions import StyleRegion, region_moments, regions_loss
+from impasto.regions import StyleRegion, region_masses, region_moments, regions_loss
+from impasto.style_losses import STYLE_LOSSES
 from impasto.system import bf16_native, resolve_precision
 from impasto.targets import ScaleInputs, color_plan, style_regions
 from impasto.vgg import load_vgg19
@@ -68,7 +69,8 @@ def _loss_and_grad(model, content, style, dtype):
     image = content.flip(-1).clone().requires_grad_(True)  # away from the content: a real gradient
     features = model(image, ["relu4_2", *weights], dtype=dtype)
     moments = [region_moments(features, None, list(weights))]
-    style = regions_loss(moments, [StyleRegion(None, 1.0, targets)], weights, STYLE_LOSSES["gram"])
+    region = StyleRegion(None, 1.0, targets, region_masses(None, *image.shape[-2:], list(weights)))
+    style = regions_loss(moments, [region], weights, STYLE_LOSSES["gram"])
     loss = content_loss(features["relu4_2"], content_target) + 20 * style
     loss.backward()
     return loss.detach(), image.grad.flatten(), targets

@@ -2,14 +2,8 @@ import pytest
 import torch
 
 from impasto import losses
-from impasto.losses import (
-    STYLE_LOSSES,
-    content_loss,
-    gram_matrix,
-    layer_moments,
-    style_layer_loss,
-    total_variation,
-)
+from impasto.losses import content_loss, gram_matrix, layer_moments, style_layer_loss, total_variation
+from impasto.style_losses import STYLE_LOSSES
 from impasto.wasserstein import w2_distance
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from impasto.losses import STYLE_LOSSES, gram_matrix, layer_moments
+from impasto.losses import gram_matrix, layer_moments
 from impasto.regions import (
     StyleRegion,
     mask_at,
@@ -16,6 +16,7 @@ from impasto.regions import (
     regions_loss,
     resize_mask,
 )
+from impasto.style_losses import STYLE_LOSSES
 
 LAYERS = ["relu1_1", "relu3_1", "relu5_1"]
 
@@ -74,9 +75,11 @@ def test_regions_loss_is_the_weighted_sum_of_each_regions_loss(vgg, content_tens
     target = {k: kind.target([layer_moments(style[k])], [1.0]) for k in LAYERS}
     mask = torch.zeros(1, 1, *content_tensor.shape[-2:])
     mask[..., : mask.shape[-2] // 2, :] = 1.0
-    regions = [StyleRegion(None, 0.3, target), StyleRegion(mask, 2.0, target)]
+    size = content_tensor.shape[-2:]
+    regions = [StyleRegion(None, 0.3, target, region_masses(None, *size, LAYERS)),
+               StyleRegion(mask, 2.0, target, region_masses(mask, *size, LAYERS))]
     weights = dict.fromkeys(LAYERS, 1.0)
-    moments = [region_moments(features, r.mask, LAYERS) for r in regions]
+    moments = [region_moments(features, r.mask, LAYERS, masses=r.masses) for r in regions]
     total = regions_loss(moments, regions, weights, kind)
     each = [sum(kind.layer_loss(m[k], target[k]) for k in LAYERS) for m in moments]
     torch.testing.assert_close(total, 0.3 * each[0] + 2.0 * each[1])

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.losses import STYLE_LOSSES, content_loss
+from impasto.losses import content_loss
 from impasto.regions import region_moments, regions_loss
+from impasto.style_losses import STYLE_LOSSES
 from impasto.targets import ScaleInputs, color_plan, style_regions
 from impasto.tiling import (
     ALIGN,
@@ -13,7 +14,7 @@ from impasto.tiling import (
     tiled_loss_and_grad,
     tiled_moments,
 )
-from impasto.vgg import stride
+from impasto.vgg import LAYER_NAMES, stride
 
 
 def _coverage(tiles, height, width):
@@ -50,8 +51,13 @@ def test_cuts_move_with_the_offset():
     assert a != b
 
 
-def test_strides_of_named_layers():
+def test_strides_of_named_layers(vgg):
     assert [stride(x) for x in ("relu1_1", "relu2_1", "relu3_1", "relu4_2", "relu5_1")] == [1, 2, 4, 8, 16]
+    image = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        features = vgg(image, LAYER_NAMES)
+    for layer in LAYER_NAMES:  # conv, relu and pool layers alike
+        assert stride(layer) == 64 // features[layer].shape[-2] == 96 // features[layer].shape[-1], layer
 
 
 def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False):

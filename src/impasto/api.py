@@ -10,6 +10,7 @@ The CLI, the web page and batch jobs call the two phases; `stylize` chains them.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from .vgg import load_vgg19
 log = logging.getLogger(__name__)
 
 Styles = ImageSource | Sequence[ImageSource]
-Masks = Sequence[MaskSource | None] | None
+Masks = MaskSource | Sequence[MaskSource | None] | None  # one per style; a single mask for one style
 
 __all__ = ["PreparedRun", "plan", "prepare", "render", "resolve_device", "stylize"]
 
@@ -70,11 +71,13 @@ def _check_size(image: Image.Image, long_side: int | None, what: str, option: st
 _ASPECT_TOLERANCE = 0.02
 
 
-def _check_masks(sources: Masks, images: Sequence[Image.Image], what: str, names: Sequence[str], *,
+def _check_masks(sources: Masks, images: Sequence[Image.Image], what: str, verb: str, names: Sequence[str], *,
                  allow_none: bool, allow_huge: bool) -> tuple[torch.Tensor | None, ...] | None:
     """Decode one mask per image, each with its image's aspect ratio and some area to cover."""
     if sources is None:
         return None
+    if isinstance(sources, (str, os.PathLike, Image.Image, torch.Tensor)):
+        sources = [sources]  # one mask, for one style
     if len(sources) != len(images):
         raise ValueError(f"{len(sources)} {what}s for {len(images)} style images; give one {what} per style")
     masks = []
@@ -89,7 +92,6 @@ def _check_masks(sources: Masks, images: Sequence[Image.Image], what: str, names
             raise ValueError(f"{label} is {w}x{h} px but {name} is {image.width}x{image.height}; "
                              "a mask must have the shape of the image it covers")
         if float(mask.max()) <= 0:
-            verb = "paint" if what == "mask" else "read"
             raise ValueError(f"{label} is black everywhere: it leaves its style nothing to {verb}")
         masks.append(mask)
     return tuple(masks)
@@ -115,10 +117,10 @@ def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None 
     for source, image in zip(style_list, style_images):
         _check_size(image, smallest, f"style image {_name(source)}", "start_size, style_scale or style_size")
     style_names = [f"style image {i} ({_name(s)})" for i, s in enumerate(style_list, 1)]
-    mask_tensors = _check_masks(masks, [content_image] * len(style_images), "mask",
+    mask_tensors = _check_masks(masks, [content_image] * len(style_images), "mask", "paint",
                                 [f"the content ({_name(content)})"] * len(style_images), allow_none=False,
                                 allow_huge=allow_huge)
-    style_mask_tensors = _check_masks(style_masks, style_images, "style mask", style_names, allow_none=True,
+    style_mask_tensors = _check_masks(style_masks, style_images, "style mask", "read", style_names, allow_none=True,
                                       allow_huge=allow_huge)
     init: str | Image.Image = config.init
     if init not in INIT_MODES:
@@ -184,6 +186,18 @@ def render(run: PreparedRun, *, callback: ProgressCallback | None = None,
         log.info("scale %d/%d: %dx%d, %d steps, %s", scale.index + 1, len(rungs), scale.width, scale.height,
                  scale.iterations, "whole" if how.tile is None else f"tiles of {how.tile} px")
     return optimize_scales(model, rungs, inputs_at, config, init=init, callback=callback)
+
+
+def upscale(run: PreparedRun, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A (1, 3, h, w) image of a lower scale at size (width, height), bicubic, for an interrupted
+    run's output. In luminance mode only the luminance is upsampled: the chroma is the photo's own."""
+    from .color import luminance, with_chroma
+    from .optimize import upsample
+
+    image = upsample(image, (size[1], size[0]))
+    if run.config.preserve_color == "luminance":
+        image = with_chroma(luminance(image), to_tensor(resize_exact(run.content, size)).to(image.device))
+    return image
 
 
 def stylize(

@@ -8,8 +8,6 @@ The running of a job (progress, saves, interrupts) is in cli_run.py.
 
 from __future__ import annotations
 
-import math
-import re
 import signal
 import sys
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any, get_args
 import typer
 from typer.core import TyperGroup
 
+from .cli_options import finite, layer_names, memory_size, numbers, style_mask_paths
 from .cli_run import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from .config import (
     INIT_MODES,
@@ -68,65 +67,6 @@ def _default(field: str) -> str:
     return f"[dim]\\[default: {','.join(map(str, value)) if isinstance(value, tuple) else value}][/dim]"
 
 
-def _finite(value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise typer.BadParameter(f"must be a finite number; got {value}")
-    return value
-
-
-def _items(values: list[str] | None) -> list[str]:
-    """`--x a,b` or `--x a --x b`: the comma-separated items of every value, stripped."""
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-
-
-def _numbers(values: list[str] | None) -> list[float] | None:
-    """`--style-weights 0.7,0.3` or `--style-weights 0.7 --style-weights 0.3`."""
-    if not values:
-        return None
-    weights = []
-    for text in _items(values):
-        try:
-            weight = float(text)
-        except ValueError:
-            raise typer.BadParameter(f"{text!r} is not a number") from None
-        weights.append(_finite(weight))
-    if not weights:
-        raise typer.BadParameter("give one number per style image or style layer, such as 0.7,0.3")
-    return weights
-
-
-def _layer_names(values: list[str] | None) -> list[str] | None:
-    """`--style-layers relu1_1,relu2_1`: names checked against `impasto layers` by the config."""
-    if not values:
-        return None
-    names = _items(values)
-    if not names:
-        raise typer.BadParameter("give layer names such as relu4_2; 'impasto layers' lists them")
-    return names
-
-
-def _style_masks(values: list[str] | None) -> list[Path | None] | None:
-    """One per style; `none` for a style read whole."""
-    return None if not values else [None if v.lower() == "none" else Path(v) for v in values]
-
-
-_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_MEMORY = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
-
-
-def _memory(value: str | None) -> int | None:
-    """`--max-memory 6G` (also 6GiB, 6GB, 6000M, 6.5g; a bare number is GiB): bytes, binary units."""
-    if value is None:
-        return None
-    match = _MEMORY.fullmatch(value)
-    if not match or (match.group(3) and not match.group(2)):
-        raise typer.BadParameter(f"{value!r} is not a size such as 6G or 512M")
-    number = float(match.group(1))
-    if not math.isfinite(number) or number <= 0:
-        raise typer.BadParameter(f"must be a positive size such as 6G; got {value!r}")
-    return int(number * _UNITS[(match.group(2) or "g").lower()])
-
-
 _OUT, _LOOK, _CTRL, _OPT, _RUN = "Output", "Look", "Control", "Optimization", "Run"
 
 
@@ -154,18 +94,18 @@ def stylize(
                                           help="First scale's longest side; scales grow by √2 up to --size "
                                           f"(--start-size ≥ --size: one scale). {_default('start_size')}"),
     style_weights: list[str] | None = typer.Option(
-        None, "--style-weights", metavar="W,W,...", callback=_numbers, rich_help_panel=_LOOK,
+        None, "--style-weights", metavar="W,W,...", callback=numbers, rich_help_panel=_LOOK,
         help="Blend of the styles, one weight each: 0.7,0.3. [dim]\\[default: equal][/dim]"),
-    style_scale: float | None = typer.Option(None, "--style-scale", callback=_finite, rich_help_panel=_LOOK,
+    style_scale: float | None = typer.Option(None, "--style-scale", callback=finite, rich_help_panel=_LOOK,
                                              help=f"Style image size relative to each scale. {_default('style_scale')}"),
     style_size: int | None = typer.Option(None, "--style-size", metavar="PX", rich_help_panel=_LOOK,
                                           help="Fixed longest side of the style images at every scale. "
                                           "[dim]\\[default: follow the scale][/dim]"),
-    content_weight: float | None = typer.Option(None, "--content-weight", callback=_finite, rich_help_panel=_LOOK,
+    content_weight: float | None = typer.Option(None, "--content-weight", callback=finite, rich_help_panel=_LOOK,
                                                 help=f"α, how much of the photo stays. {_default('content_weight')}"),
-    style_weight: float | None = typer.Option(None, "--style-weight", callback=_finite, rich_help_panel=_LOOK,
+    style_weight: float | None = typer.Option(None, "--style-weight", callback=finite, rich_help_panel=_LOOK,
                                               help=f"β, how strongly to paint. {_default('style_weight')}"),
-    tv_weight: float | None = typer.Option(None, "--tv-weight", callback=_finite, rich_help_panel=_LOOK,
+    tv_weight: float | None = typer.Option(None, "--tv-weight", callback=finite, rich_help_panel=_LOOK,
                                            help=f"Total variation smoothing. {_default('tv_weight')}"),
     init: str | None = typer.Option(None, "--init", metavar="|".join((*INIT_MODES, "PATH")), rich_help_panel=_LOOK,
                                     help=f"Start from the photo, noise or an image. {_default('init')}"),
@@ -183,18 +123,18 @@ def stylize(
         help="Where each style paints: one greyscale image per style, in order (white: paint, black: "
         "not; soft values blend). What no mask covers keeps the photo."),
     style_masks: list[str] | None = typer.Option(
-        None, "--style-mask", metavar="PATH|none", callback=_style_masks, rich_help_panel=_CTRL,
+        None, "--style-mask", metavar="PATH|none", callback=style_mask_paths, rich_help_panel=_CTRL,
         show_default=False, help="The part of each style image to take its style from, one per style."),
     style_loss: str | None = typer.Option(None, "--style-loss", metavar=_choices(StyleLoss), rich_help_panel=_CTRL,
                                           help=f"How style is compared. {_default('style_loss')}"),
     content_layers: list[str] | None = typer.Option(
-        None, "--content-layers", metavar="LAYER,...", callback=_layer_names, rich_help_panel=_CTRL,
+        None, "--content-layers", metavar="LAYER,...", callback=layer_names, rich_help_panel=_CTRL,
         help=f"VGG19 layers for content ('impasto layers'). {_default('content_layers')}"),
     style_layers: list[str] | None = typer.Option(
-        None, "--style-layers", metavar="LAYER,...", callback=_layer_names, rich_help_panel=_CTRL,
+        None, "--style-layers", metavar="LAYER,...", callback=layer_names, rich_help_panel=_CTRL,
         help=f"VGG19 layers for style. {_default('style_layers')}"),
     style_layer_weights: list[str] | None = typer.Option(
-        None, "--style-layer-weights", metavar="W,...", callback=_numbers, rich_help_panel=_CTRL,
+        None, "--style-layer-weights", metavar="W,...", callback=numbers, rich_help_panel=_CTRL,
         help="One weight per style layer. [dim]\\[default: measured per layer][/dim]"),
     pooling: str | None = typer.Option(None, "--pooling", metavar=_choices(Pooling), rich_help_panel=_CTRL,
                                        help=f"VGG19's pooling; avg is rescaled. {_default('pooling')}"),
@@ -207,10 +147,10 @@ def stylize(
                                           f"{_default('iterations')}"),
     scale_iterations: int | None = typer.Option(None, "--scale-iterations", metavar="N", rich_help_panel=_OPT,
                                                 help=f"At each later scale. {_default('scale_iterations')}"),
-    ema_decay: float | None = typer.Option(None, "--ema", callback=_finite, metavar="DECAY", rich_help_panel=_OPT,
+    ema_decay: float | None = typer.Option(None, "--ema", callback=finite, metavar="DECAY", rich_help_panel=_OPT,
                                            help="Average the iterates (0.9); 0 is off. "
                                            f"{_default('ema_decay')}"),
-    learning_rate: float | None = typer.Option(None, "--learning-rate", callback=_finite, rich_help_panel=_OPT,
+    learning_rate: float | None = typer.Option(None, "--learning-rate", callback=finite, rich_help_panel=_OPT,
                                                help=f"Step scale; 0.02 suits adam. {_default('learning_rate')}"),
     seed: int | None = typer.Option(None, "--seed", rich_help_panel=_OPT, help=f"For noise init. {_default('seed')}"),
     device: str | None = typer.Option(None, "--device", metavar="|".join(get_args(Device)), rich_help_panel=_RUN,
@@ -218,7 +158,7 @@ def stylize(
     precision: str | None = typer.Option(None, "--precision", metavar="|".join(get_args(Precision)),
                                          rich_help_panel=_RUN, help="Network arithmetic; auto is bf16 where the "
                                          f"hardware has it. {_default('precision')}"),
-    max_memory: str | None = typer.Option(None, "--max-memory", metavar="SIZE", callback=_memory,
+    max_memory: str | None = typer.Option(None, "--max-memory", metavar="SIZE", callback=memory_size,
                                           rich_help_panel=_RUN, help="Budget such as 6G; bigger scales run in "
                                           "tiles. [dim]\\[default: ¼ of RAM, ⅘ of VRAM][/dim]"),
     tile_size: int | None = typer.Option(None, "--tile-size", metavar="PX", rich_help_panel=_RUN,

@@ -195,7 +195,7 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
         except KeyboardInterrupt:
             bar.stop()
             final = rungs[-1][0]
-            return _save_interrupted(last[0] if last else None, plan, console, (final.width, final.height))
+            return _save_interrupted(last[0] if last else None, plan, console, (final.width, final.height), run)
         except NonFiniteLossError as err:
             bar.stop()
             fail(str(err), EXIT_INTERNAL)
@@ -245,7 +245,7 @@ def _rescue(image, plan: OutputPlan) -> str:
     return f"; the result was saved to {path}"
 
 
-def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int]) -> int:
+def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int], run) -> int:
     """Save the current image; one caught at a lower scale is upsampled to the output's size, so
     that the partial file can be used (or passed to --init) like the output it stands for."""
     if progress is None:
@@ -257,10 +257,10 @@ def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int]
         return EXIT_INTERRUPTED
     note = ""
     if (image.shape[-1], image.shape[-2]) != size:
-        from .optimize import upsample
+        from .api import upscale
 
         note = f" (scale {progress.scale}/{progress.scales}, {image.shape[-1]}x{image.shape[-2]}, upsampled)"
-        image = upsample(image, (size[1], size[0]))
+        image = upscale(run, image, size)
     complete = progress.step == progress.total
     path = plan.output if complete else plan.partial()
     _save_uninterrupted(image, path, plan)  # a second Ctrl-C must not cut this save short

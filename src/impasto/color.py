@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal, get_args
+from typing import get_args
 
 import torch
 
-ColorTransferMode = Literal["symmetric", "cholesky", "pca"]
-COLOR_TRANSFER_MODES: tuple[str, ...] = get_args(ColorTransferMode)
+from .config import ColorTransfer
+
+COLOR_TRANSFER_MODES: tuple[str, ...] = get_args(ColorTransfer)
 
 # NTSC YIQ: the Y row is Rec. 601 luma; I and Q are the R-Y and B-Y axes rotated by 33 degrees,
 # to four digits (the usual FCC/NTSC matrix). The I and Q rows sum to 0, so greys have no chroma.
@@ -186,7 +187,7 @@ def _monge_kantorovich_map(source_cov: torch.Tensor, reference_cov: torch.Tensor
 _MAP_SOLVERS = {"symmetric": _monge_kantorovich_map, "cholesky": _cholesky_map, "pca": _pca_map}
 
 
-def color_transfer(source: torch.Tensor, reference: torch.Tensor, mode: ColorTransferMode = "symmetric") -> ColorMap:
+def color_transfer(source: torch.Tensor, reference: torch.Tensor, mode: ColorTransfer = "symmetric") -> ColorMap:
     """Affine map giving source's pixels reference's mean and 3x3 covariance (§5.2).
 
     source, reference: (B, 3, H, W) sRGB in [0, 1], sizes may differ (B is 1 in practice; all

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -22,9 +23,12 @@ StyleLoss = Literal["gram", "wasserstein"]
 PreserveColor = Literal["none", "luminance", "histogram"]
 ColorTransfer = Literal["symmetric", "cholesky", "pca"]
 Padding = Literal["zeros", "reflect", "replicate"]
+# How style layers are weighted when style_layer_weights is None: "measured", each layer's default
+# of DEFAULT_LAYER_WEIGHTS; "paper", Gatys et al. 2015's w_l = 1/5 on E_l, i.e. N_l²/20 on our
+# mean-normalized Gram loss (losses.py), for whichever layers are chosen.
+LayerWeighting = Literal["measured", "paper"]
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-_STYLE_CHANNELS = (64, 128, 256, 512, 512)
 
 # Default weight of each layer as a style layer, per style loss, when style_layer_weights is None.
 # Differs from Gatys et al. 2015 (equal weights): a layer's weight balances its typical loss between
@@ -87,6 +91,7 @@ class StyleConfig:
     # One per style layer; None: each layer's measured default for the style loss
     # (DEFAULT_LAYER_WEIGHTS), which for the Gram loss and the default layers is 200, 2, 4, 0.1, 20.
     style_layer_weights: tuple[float, ...] | None = None
+    style_layer_weighting: LayerWeighting = "measured"
     # gram: Gatys et al. 2015. wasserstein: the Gaussian W2 distance between feature distributions
     # (mean and covariance), as in crowsonkb/style-transfer-pytorch. README compares them.
     style_loss: StyleLoss = "gram"
@@ -140,9 +145,21 @@ class StyleConfig:
     def layer_weights(self) -> dict[str, float]:
         """{style layer: weight}, the defaults of DEFAULT_LAYER_WEIGHTS when unset; layers weighted 0
         are left out, so no pass computes them."""
-        defaults = DEFAULT_LAYER_WEIGHTS[self.style_loss]
-        weights = self.style_layer_weights or tuple(defaults[layer] for layer in self.style_layers)
+        weights = self.style_layer_weights or tuple(map(_DEFAULT_WEIGHTING[self.style_layer_weighting](self),
+                                                        self.style_layers))
         return {layer: w for layer, w in zip(self.style_layers, weights) if w}
+
+
+def _paper_weight(config: StyleConfig) -> Callable[[str], float]:
+    from .vgg import channels
+
+    return lambda layer: channels(layer) ** 2 / 20
+
+
+_DEFAULT_WEIGHTING: dict[str, Callable[[StyleConfig], Callable[[str], float]]] = {
+    "measured": lambda config: DEFAULT_LAYER_WEIGHTS[config.style_loss].__getitem__,
+    "paper": _paper_weight,
+}
 
 
 def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
@@ -188,6 +205,10 @@ def _validate(c: StyleConfig) -> None:
     _check_choice("style_loss", c.style_loss, get_args(StyleLoss))
     _check_choice("preserve_color", c.preserve_color, get_args(PreserveColor))
     _check_choice("color_transfer", c.color_transfer, get_args(ColorTransfer))
+    _check_choice("style_layer_weighting", c.style_layer_weighting, get_args(LayerWeighting))
+    if c.style_layer_weighting == "paper" and c.style_loss != "gram" and c.style_layer_weights is None:
+        raise ValueError("the paper's style layer weights are for the Gram loss; with style_loss "
+                         f"{c.style_loss!r}, give style_layer_weights or the measured weighting")
     _check_choice("device", c.device, get_args(Device))
     _check_choice("precision", c.precision, get_args(Precision))
     if not isinstance(c.init, str) or not c.init:
@@ -229,12 +250,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gatys2015": {
         "init": "noise",  # white noise, as in the paper
         "optimizer": "lbfgs",
-        "pooling": "avg",  # the paper replaces max pooling by average pooling
+        # The paper replaces max pooling by average pooling; ours is rescaled (vgg.AVG_POOL_SCALE).
+        "pooling": "avg",
         "content_weight": _GATYS_ALPHA_OVER_BETA * _GATYS_CONTENT_FACTOR,
         "style_weight": 1.0,
         "tv_weight": 0.0,  # the paper has no smoothness prior
-        # w_l = 1/5 on the paper's E_l is N_l²/20 on our mean-normalized layer loss.
-        "style_layer_weights": tuple(n * n / 20 for n in _STYLE_CHANNELS),
+        "style_layer_weighting": "paper",  # w_l = 1/5 on E_l, for whichever style layers are chosen
         "iterations": 500,
         "start_size": None,  # one scale
         "ema_decay": 0.0,  # the last iterate

@@ -42,8 +42,14 @@ def open_image(source: ImageSource, *, allow_huge: bool = False) -> Image.Image:
     error. Raises ValueError naming the file: missing, a directory, unreadable, empty, truncated,
     not an image, over the pixel limit.
     """
+    image, name = _decode(source, allow_huge)
+    return _to_srgb_rgb(image, name)
+
+
+def _decode(source: ImageSource, allow_huge: bool) -> tuple[Image.Image, str]:
+    """A decoded Pillow image and its name for messages; ValueError for every file problem."""
     if isinstance(source, Image.Image):
-        return _to_srgb_rgb(source, "image")
+        return source, "image"
     path = Path(source)
     name = str(path)
     _check_file(path)
@@ -73,7 +79,7 @@ def open_image(source: ImageSource, *, allow_huge: bool = False) -> Image.Image:
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         log.warning("%s has %d frames; using the first", name, frames)
-    return _to_srgb_rgb(image, name)
+    return image, name
 
 
 def _first_line(err: BaseException) -> str:
@@ -207,8 +213,8 @@ MaskSource = ImageSource | torch.Tensor
 def open_mask(source: MaskSource, *, allow_huge: bool = False) -> torch.Tensor:
     """A region mask as (1, 1, H, W) float32 in [0, 1] (1: paint here), at its own size.
 
-    source: an image file or Pillow image (any mode; colour is read as its luminance, alpha is
-    composited on white like every input), or a tensor (H, W), (1, H, W) or (1, 1, H, W) in [0, 1].
+    source: an image file or Pillow image (grey; colour is read as its brightness; a transparent
+    pixel is 0), or a tensor (H, W), (1, H, W) or (1, 1, H, W) in [0, 1].
     """
     if isinstance(source, torch.Tensor):
         mask = source.detach()
@@ -219,5 +225,20 @@ def open_mask(source: MaskSource, *, allow_huge: bool = False) -> torch.Tensor:
         if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
             raise ValueError("a mask tensor must hold finite values in [0, 1]")
         return mask.contiguous()
-    grey = np.array(open_image(source, allow_huge=allow_huge).convert("L"), dtype=np.uint8)
-    return torch.from_numpy(grey)[None, None].float().div_(255.0).contiguous()
+    image, name = _decode(source, allow_huge)
+    grey = _mask_values(_widen_to_8bit(ImageOps.exif_transpose(image)), name)
+    return torch.from_numpy(grey)[None, None].contiguous()
+
+
+def _mask_values(image: Image.Image, name: str) -> np.ndarray:
+    """(H, W) float32 in [0, 1]. A mask is data, not colour: no ICC conversion. Transparent pixels
+    are 0 (a mask drawn on a transparent layer paints where it is drawn); colour is read as its
+    luminance, with a warning."""
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0 if "A" in image.getbands() else None
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    if (rgb.max(axis=-1) - rgb.min(axis=-1)).max() > 8:
+        log.warning("%s is a colour image; its brightness is used as the mask", name)
+    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    return grey * alpha if alpha is not None else grey

@@ -17,16 +17,14 @@ The `gatys2015` preset in config.py folds these factors back into its weights.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from .wasserstein import W2Target, blend_moments, w2_loss, w2_target
 
-
-def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     """Low-precision (bf16/fp16) activations are summed in fp32; fp32 and fp64 are kept."""
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
@@ -85,7 +83,7 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     if features.shape != target.shape:
         raise ValueError(f"content features {tuple(features.shape)} and target {tuple(target.shape)} differ in shape")
-    return (_at_least_fp32(features) - _at_least_fp32(target)).pow(2).mean()
+    return (at_least_fp32(features) - at_least_fp32(target)).pow(2).mean()
 
 
 def style_layer_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
@@ -124,52 +122,18 @@ def layer_moments(features: torch.Tensor, weight: torch.Tensor | None = None, *,
         mean = features.sum((-2, -1), dtype=wide) / (h * w if mass is None else mass) if need_mean else None
         return Moments(gram, mean)
     mass = float(weight.sum()) if mass is None else mass
+    if mass <= 0:
+        raise ValueError("a region with no mass at this layer has no moments")
     gram = gram_matrix(features * weight.sqrt().to(features.dtype)) * (h * w / mass)
     mean = (features * weight.to(features.dtype)).sum((-2, -1), dtype=wide) / mass if need_mean else None
     return Moments(gram, mean)
 
 
-@dataclass(frozen=True)
-class StyleLossKind:
-    """One style loss: the moments it needs, its target from several styles' moments, its value."""
-
-    needs_mean: bool
-    target: Callable[[Sequence[Moments], Sequence[float]], Any]  # (moments per style, blend weights)
-    layer_loss: Callable[[Moments, Any], torch.Tensor]  # scalar
-
-
-def _gram_target(moments: Sequence[Moments], weights: Sequence[float]) -> torch.Tensor:
-    _check_blend(len(moments), weights)
-    total = sum(weights)
-    return sum(w / total * m.gram for w, m in zip(weights, moments))
-
-
-def _w2_target(moments: Sequence[Moments], weights: Sequence[float]) -> W2Target:
-    # Several styles blend in the mean and second-moment space (crowsonkb/style-transfer-pytorch).
-    _check_blend(len(moments), weights)
-    channels = moments[0].gram.shape[-1]
-    return w2_target(*blend_moments([(m.mean, m.gram * channels) for m in moments], list(weights)))
-
-
-def _w2_layer_loss(m: Moments, target: W2Target) -> torch.Tensor:
-    return w2_loss(m.mean, m.gram * m.gram.shape[-1], target)
-
-
-STYLE_LOSSES: dict[str, StyleLossKind] = {
-    # Gatys et al. 2015: mean squared difference of the Gram matrices (style_layer_loss).
-    "gram": StyleLossKind(False, _gram_target, lambda m, target: style_layer_loss(m.gram, target)),
-    # Differs from Gatys et al. 2015: the squared Wasserstein-2 distance between the Gaussians of
-    # the output's and the style's features, which also matches the means (wasserstein.py).
-    "wasserstein": StyleLossKind(True, _w2_target, _w2_layer_loss),
-}
-
-
-def _check_blend(n_styles: int, weights: Sequence[float]) -> None:
-    """Several styles blend into one target: A_l = Σ_s w_s·A_l^s / Σ_s w_s (for the Gram loss this
-    has the gradient of the weighted sum of per-style losses, at the cost of one target)."""
+def check_blend_weights(n_styles: int, weights: Sequence[float]) -> None:
+    """Blend weights, one per style: finite, >= 0, with a positive sum; ValueError otherwise."""
     if n_styles != len(weights) or not weights:
         raise ValueError(f"{n_styles} styles but {len(weights)} blend weights")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"style blend weights must be >= 0 with a positive sum, got {list(weights)}")
 
 

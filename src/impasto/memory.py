@@ -7,11 +7,13 @@ transient gradients and the allocator's slack all scale with the pixels of one p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .config import StyleConfig
 from .schedule import Scale
 from .tiling import cut_positions, network_pixels, tile_extent
+from .vgg import channels, stride
 
 GIB = 1 << 30
 BASE_BYTES = int(0.55 * GIB)  # interpreter, torch, VGG19 in fp32 and bf16, allocator pools
@@ -24,10 +26,7 @@ NET_BYTES_PER_PX = {2: 1200, 4: 2400}  # by activation dtype size (bf16, fp32)
 # 512-px tiles peaked at 1.74 GiB against 1.42 estimated with the plain rate.
 TILED_NET_FACTOR = 1.5
 TILED_PASS_COST = 1.5  # a tiled step runs forward twice and backward once per tile
-IMAGE_BYTES_PER_PX = 3 * 4  # one fp32 (1, 3, H, W) copy
-# Each masked region keeps its own weighted copy of the style layers for the backward (regions.py):
-# relu1_1..relu5_1 hold 64 + 128/4 + 256/16 + 512/64 + 512/256 = 122 values per pixel.
-MASKED_VALUES_PER_PX = 122
+FLOAT_BYTES = 4  # the image and the optimizer's state are fp32
 MIN_LBFGS_HISTORY = 5
 MIN_TILE = 256  # below this, the margins cost more than the tile does
 # Plan for 85% of the budget: the estimate is a fit, not a bound. The default 2048-px run peaked
@@ -43,6 +42,17 @@ class ScalePlan:
     history: int
     peak_bytes: int
     passes: int  # network passes (tiles) per step; a tiled step also runs a forward per tile
+
+
+def values_per_pixel(layers: Iterable[str]) -> float:
+    """Feature values per image pixel of the named layers: relu1_1..relu5_1 hold
+    64 + 128/4 + 256/16 + 512/64 + 512/256 = 122."""
+    return sum(channels(layer) / stride(layer) ** 2 for layer in layers)
+
+
+def _image_bytes_per_px(config: StyleConfig) -> int:
+    """One copy of the optimized image: grey in luminance mode (targets.py), else RGB."""
+    return (1 if config.preserve_color == "luminance" else 3) * FLOAT_BYTES
 
 
 def _state_copies(config: StyleConfig, history: int) -> int:
@@ -63,9 +73,11 @@ def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: in
     else:
         side = tile_extent(tile)
         pass_pixels = int(min(side, height) * min(side, width) * TILED_NET_FACTOR)
-        extra = pixels * 8 * act_bytes  # the content target (relu4_2: 512 ch at 1/64 px), kept whole
-    net = NET_BYTES_PER_PX[act_bytes] + masked_regions * MASKED_VALUES_PER_PX * act_bytes
-    return BASE_BYTES + net * pass_pixels + extra + IMAGE_BYTES_PER_PX * pixels * _state_copies(config, history)
+        extra = int(pixels * values_per_pixel(config.content_layers) * act_bytes)  # content targets, whole
+    # Each masked region keeps its own weighted copy of the style layers for the backward (regions.py).
+    net = NET_BYTES_PER_PX[act_bytes] + masked_regions * values_per_pixel(config.layer_weights()) * act_bytes
+    state = _image_bytes_per_px(config) * pixels * _state_copies(config, history)
+    return int(BASE_BYTES + net * pass_pixels + extra + state)
 
 
 def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int, masked_regions: int = 0) -> ScalePlan:

@@ -19,11 +19,12 @@ import torch
 from torch.nn import functional as F
 
 from .config import INIT_MODES, StyleConfig
-from .losses import STYLE_LOSSES, content_loss, total_variation
+from .losses import content_loss, total_variation
 from .memory import ScalePlan, step_cost
 from .optimizers import ClampedAdam, HostCopy, IterateAverage, make_optimizer
 from .regions import StyleRegion, region_moments, regions_loss
 from .schedule import Scale
+from .style_losses import STYLE_LOSSES
 from .system import release_free_memory, resolve_precision
 from .targets import ColorPlan, ScaleInputs, color_plan, style_regions
 from .tiling import plan_tiles, tiled_features, tiled_loss_and_grad
@@ -45,8 +46,9 @@ class Progress:
     style_loss: float
     tv_loss: float
     elapsed: float  # seconds since the loop started
-    # (1, 3, h, w) in [0, 1] at the current scale's size: the scale's result so far (the average
-    # of the iterates when it is on, else the live iterate, not a copy: copy it to keep it).
+    # (1, 3, h, w) sRGB in [0, 1] at the current scale's size: the scale's result so far (the
+    # average of the iterates when it is on, else the live iterate, not a copy: copy it to keep
+    # it; in luminance mode, a new image with the photo's chroma).
     image: torch.Tensor = field(compare=False, repr=False)
     scale: int = 1  # 1-based rung of the ladder
     scales: int = 1
@@ -73,7 +75,7 @@ _INITS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
 
 
 def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) -> torch.Tensor:
-    """The starting point: (1, 3, H, W) in [0, 1].
+    """The starting point: (1, C, H, W) in [0, 1], C of the content (1 in luminance mode).
 
     init: one of config.INIT_MODES ("content", "noise") or an image tensor, which is resized to the
     content's size if needed.
@@ -90,7 +92,7 @@ def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) ->
 
 
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A (1, 3, h, w) image in [0, 1] at a larger (H, W), bicubic, back in [0, 1]: the previous
+    """A (1, C, h, w) image in [0, 1] at a larger (H, W), bicubic, back in [0, 1]: the previous
     scale's result for the next scale, or an interrupted one for the output."""
     return F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1).contiguous()
 
@@ -136,7 +138,8 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
     def one_pass() -> torch.Tensor:
         image.grad = None
         features = model(image, layers, dtype=dtype)
-        moments = [region_moments(features, r.mask, style_layers, need_mean=kind.needs_mean) for r in regions]
+        moments = [region_moments(features, r.mask, list(r.targets), masses=r.masses, need_mean=kind.needs_mean)
+                   for r in regions]
         content_term = sum(content_loss(features[k], t) for k, t in content_targets.items())
         terms = torch.stack([
             config.content_weight * content_term,

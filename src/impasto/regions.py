@@ -22,7 +22,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from .losses import Moments, StyleLossKind, layer_moments
+from .losses import Moments, layer_moments
+from .style_losses import StyleLossKind
 from .vgg import stride
 
 
@@ -31,12 +32,15 @@ class StyleRegion:
     """One style target and where it applies.
 
     mask: (1, 1, H, W) in [0, 1] at the scale's size, or None for the whole image.
-    share: λ_r, the region's weight in the style loss. targets: {layer: the style loss's target}.
+    share: λ_r, the region's weight in the style loss. targets: {layer: the style loss's target},
+    only for the layers where the region has positions (a sliver of a mask can vanish at relu5_1).
+    masses: {layer: Σ of the mask over the layer's positions} (region_masses), once per scale.
     """
 
     mask: torch.Tensor | None
     share: float
     targets: Mapping[str, Any]
+    masses: Mapping[str, float]
 
 
 def normalize_masks(masks: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -72,7 +76,7 @@ def region_moments(features: Mapping[str, torch.Tensor], mask: torch.Tensor | No
     or None; masses: the normalizers (region_masses of the whole image, when these features are
     one tile's share of it), else the region's own mass in these features."""
     out = {}
-    for layer in layers:
+    for layer in layers:  # a layer where the region has no mass has no moments: leave it out
         f = features[layer]
         weight = None if mask is None else mask_at(mask, layer, f.shape[-2:]).to(f.device)
         out[layer] = layer_moments(f, weight, mass=None if masses is None else masses[layer], need_mean=need_mean)
@@ -82,19 +86,21 @@ def region_moments(features: Mapping[str, torch.Tensor], mask: torch.Tensor | No
 def regions_loss(moments: Sequence[Mapping[str, Moments]], regions: Sequence[StyleRegion],
                  layer_weights: Mapping[str, float], kind: StyleLossKind) -> torch.Tensor:
     """Σ_r λ_r · Σ_l w_l · kind.layer_loss(moments[r][l], target_rl). Scalar, fp32."""
-    total = None
+    total = torch.zeros(())
     for region, per_layer in zip(regions, moments):
-        for layer, weight in layer_weights.items():
-            term = (region.share * weight) * kind.layer_loss(per_layer[layer], region.targets[layer])
-            total = term if total is None else total + term
+        for layer, target in region.targets.items():
+            term = (region.share * layer_weights[layer]) * kind.layer_loss(per_layer[layer], target)
+            total = total.to(term.device) + term
     return total
 
 
 def region_shares(masks: Sequence[torch.Tensor] | None, blend: Sequence[float]) -> list[float]:
-    """λ per region: 1 without masks; else each mask's mean times its blend weight over their mean."""
+    """λ per region: 1 without masks; else each mask's mean times its blend weight over the mean
+    of the positive weights (so equal weights give each style the strength of a one-style run)."""
     if masks is None:
         return [1.0]
-    mean_blend = sum(blend) / len(blend)
+    positive = [w for w in blend if w > 0]
+    mean_blend = sum(positive) / len(positive)
     return [float(m.mean()) * w / mean_blend for m, w in zip(masks, blend)]
 
 

@@ -18,8 +18,9 @@ import torch
 
 from .color import ColorMap, color_transfer, luminance, match_luminance, with_chroma
 from .config import StyleConfig
-from .losses import STYLE_LOSSES, Moments
-from .regions import StyleRegion, normalize_masks, region_moments, region_shares
+from .losses import Moments
+from .regions import StyleRegion, normalize_masks, region_masses, region_moments, region_shares
+from .style_losses import STYLE_LOSSES, StyleLossKind
 from .tiling import plan_tiles, tiled_moments
 from .vgg import VGG19Features
 
@@ -57,6 +58,15 @@ def _as_luminance(image: torch.Tensor) -> torch.Tensor:
     return image if image.shape[1] == 1 else luminance(image)
 
 
+def _read_part(style: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The pixels a style's statistics come from, as a (1, C, 1, N) image: those its style mask
+    covers at least half (all of them without a mask, or when that leaves almost nothing)."""
+    if mask is None:
+        return style
+    chosen = mask[0, 0] >= 0.5
+    return style[..., chosen].unsqueeze(-2) if int(chosen.sum()) >= 16 else style
+
+
 def _no_color_plan(content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig) -> ColorPlan:
     return ColorPlan(_same, [_same] * len(styles), _same)
 
@@ -80,33 +90,49 @@ _COLOR_PLANS = {"none": _no_color_plan, "luminance": _luminance_plan, "histogram
 
 
 def color_plan(inputs: ScaleInputs, config: StyleConfig) -> ColorPlan:
-    """Fit config.preserve_color on one scale's images (the first: statistics barely change with size)."""
-    return _COLOR_PLANS[config.preserve_color](inputs.content, inputs.styles, config)
+    """Fit config.preserve_color on one scale's images (the first: statistics barely change with
+    size), each style on the part of it that its style mask reads."""
+    masks = inputs.style_masks or [None] * len(inputs.styles)
+    parts = [_read_part(style, mask) for style, mask in zip(inputs.styles, masks)]
+    return _COLOR_PLANS[config.preserve_color](inputs.content, parts, config)
 
 
 def _style_moments(model: VGG19Features, style: torch.Tensor, mask: torch.Tensor | None, layers: list[str],
                    dtype: torch.dtype, tile: int | None, need_mean: bool) -> dict[str, Moments]:
+    """{layer: Moments} of a style image over its mask, for the layers where the mask has mass."""
+    masses = region_masses(mask, *style.shape[-2:], layers)
+    layers = [k for k in layers if masses[k] > 0]
     if tile is not None and max(style.shape[-2:]) > tile:
         tiles = plan_tiles(*style.shape[-2:], tile)
         return tiled_moments(model, style, layers, tiles, dtype, masks=[mask], need_mean=need_mean)[0]
     with torch.no_grad():
-        return region_moments(model(style, layers, dtype=dtype), mask, layers, need_mean=need_mean)
+        return region_moments(model(style, layers, dtype=dtype), mask, layers, masses=masses, need_mean=need_mean)
+
+
+def _region(mask: torch.Tensor | None, share: float, moments: list[dict[str, Moments]], blend: list[float],
+            layers: list[str], kind: StyleLossKind, size: tuple[int, int]) -> StyleRegion:
+    masses = region_masses(mask, *size, layers)
+    present = [k for k in layers if masses[k] > 0 and all(k in m for m in moments)]
+    return StyleRegion(mask, share, {k: kind.target([m[k] for m in moments], blend) for k in present}, masses)
 
 
 def style_regions(model: VGG19Features, inputs: ScaleInputs, colors: ColorPlan, config: StyleConfig,
                   dtype: torch.dtype, *, tile: int | None = None) -> list[StyleRegion]:
     """The style regions of one scale with their targets, computed once per scale.
 
-    tile: a style image longer than this runs in tiles of this core size.
+    tile: a style image longer than this runs in tiles of this core size. Styles of blend weight 0
+    take no part: with masks, their regions are left to the content.
     """
     kind = STYLE_LOSSES[config.style_loss]
     layers = list(config.layer_weights())
     blend = config.blend_weights(len(inputs.styles))
+    size = tuple(inputs.content.shape[-2:])
+    used = [i for i, w in enumerate(blend) if w > 0]
     style_masks = inputs.style_masks or [None] * len(inputs.styles)
-    moments = [_style_moments(model, recolor(style), mask, layers, dtype, tile, kind.needs_mean)
-               for recolor, style, mask in zip(colors.styles, inputs.styles, style_masks)]
+    moments = {i: _style_moments(model, colors.styles[i](inputs.styles[i]), style_masks[i], layers, dtype, tile,
+                                 kind.needs_mean) for i in used}
     if inputs.masks is None:
-        return [StyleRegion(None, 1.0, {k: kind.target([m[k] for m in moments], blend) for k in layers})]
-    masks = normalize_masks(inputs.masks)
-    return [StyleRegion(mask, share, {k: kind.target([m[k]], [1.0]) for k in layers})
-            for mask, share, m in zip(masks, region_shares(masks, blend), moments) if share > 0]
+        return [_region(None, 1.0, [moments[i] for i in used], [blend[i] for i in used], layers, kind, size)]
+    masks = normalize_masks([inputs.masks[i] for i in used])
+    shares = region_shares(masks, [blend[i] for i in used])
+    return [_region(mask, share, [moments[i]], [1.0], layers, kind, size) for mask, share, i in zip(masks, shares, used)]

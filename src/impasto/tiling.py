@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import Moments, StyleLossKind
+from .losses import Moments
 from .regions import StyleRegion, mask_at, region_masses, region_moments, regions_loss
+from .style_losses import StyleLossKind
 from .vgg import VGG19Features, stride
 
 ALIGN = 32  # VGG19 pools 5 times (pool5 is a valid layer): tiles start on its grid
@@ -120,18 +121,20 @@ def _add(total: dict[str, Moments], part: Mapping[str, Moments]) -> None:
 
 
 def tiled_moments(model: VGG19Features, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
-                  dtype: torch.dtype, *, masks: Sequence[torch.Tensor | None] = (None,),
-                  need_mean: bool = False) -> list[dict[str, Moments]]:
-    """Moments {layer: Moments} of a whole (1, 3, H, W) image, one dict per region mask (1, 1, H, W)
-    or None (everywhere), summed over tiles: one network pass per tile for all regions. No grad."""
+                  dtype: torch.dtype, *, masks: Sequence[torch.Tensor | None] = (None,), need_mean: bool = False,
+                  layers_of: Sequence[Sequence[str]] | None = None) -> list[dict[str, Moments]]:
+    """Moments {layer: Moments} of a whole (1, C, H, W) image, one dict per region mask (1, 1, H, W)
+    or None (everywhere), summed over tiles: one network pass per tile for all regions. No grad.
+    layers_of: per region, the layers it needs (default: all); each must have mass there."""
     height, width = image.shape[-2:]
-    masses = [region_masses(mask, height, width, layers) for mask in masks]
+    layers_of = layers_of or [layers] * len(masks)
+    masses = [region_masses(mask, height, width, wanted) for mask, wanted in zip(masks, layers_of)]
     totals: list[dict[str, Moments]] = [{} for _ in masks]
     with torch.no_grad():
         for tile in tiles:
             features = model(_piece(image, tile), list(layers), dtype=dtype)
-            for total, mask, mass in zip(totals, masks, masses):
-                _add(total, region_moments(features, _tile_mask(tile, mask, image.device), layers, masses=mass,
+            for total, mask, mass, wanted in zip(totals, masks, masses, layers_of):
+                _add(total, region_moments(features, _tile_mask(tile, mask, image.device), wanted, masses=mass,
                                            need_mean=need_mean))
             del features
     return totals
@@ -169,16 +172,15 @@ def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequen
     content_targets: {layer: (1, C, H/s, W/s)} features of the content for the whole image.
     The terms are weighted as in the untiled closure; content_loss's mean is over the whole image.
     """
-    height, width = image.shape[-2:]
     style_layers = list(layer_weights)
     masks = [r.mask for r in regions]
-    moments = tiled_moments(model, image, style_layers, tiles, dtype, masks=masks, need_mean=kind.needs_mean)
+    moments = tiled_moments(model, image, style_layers, tiles, dtype, masks=masks, need_mean=kind.needs_mean,
+                            layers_of=[list(r.targets) for r in regions])
     leaves = _leaves(moments)
     for leaf in leaves:
         leaf.requires_grad_(True)
     style_term = style_weight * regions_loss(moments, regions, layer_weights, kind)
     upstream = dict(zip(map(id, leaves), torch.autograd.grad(style_term, leaves, allow_unused=True)))
-    masses = [region_masses(mask, height, width, style_layers) for mask in masks]
 
     grad = torch.zeros_like(image)
     content_term = image.new_zeros((), dtype=torch.float32)
@@ -187,9 +189,9 @@ def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequen
         piece = _piece(image.detach(), tile).clone().requires_grad_(True)
         features = model(piece, layers, dtype=dtype)
         surrogate = piece.new_zeros((), dtype=torch.float32)
-        for total, mask, mass in zip(moments, masks, masses):
-            part = region_moments(features, _tile_mask(tile, mask, image.device), style_layers, masses=mass,
-                                  need_mean=kind.needs_mean)
+        for total, region in zip(moments, regions):
+            part = region_moments(features, _tile_mask(tile, region.mask, image.device), list(region.targets),
+                                  masses=region.masses, need_mean=kind.needs_mean)
             for layer, m in part.items():
                 for mine, whole in ((m.gram, total[layer].gram), (m.mean, total[layer].mean)):
                     d = None if mine is None else upstream.get(id(whole))

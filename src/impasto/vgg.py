@@ -22,11 +22,12 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .config import Padding, Pooling
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ CONV_NAMES: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv
 
 
 def stride(layer: str) -> int:
-    """Pixels per feature position at a named VGG19 layer (2 per pooling before it)."""
-    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_NAMES.index(layer)])
+    """Pixels per feature position at a named VGG19 layer (2 per pooling up to and including it)."""
+    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_NAMES.index(layer) + 1])
 
 
 def conv_shapes() -> dict[str, tuple[int, int, int, int]]:
@@ -167,8 +168,6 @@ def load_weights(path: str | Path | None = None) -> dict[str, tuple[torch.Tensor
     return weights
 
 
-Pooling = Literal["max", "avg"]
-Padding = Literal["zeros", "reflect", "replicate"]
 
 # Average pooling outputs smaller activations than max pooling, and the loss weights are tuned on
 # max pooling's. Each pool's output is scaled so that the mean activation of the next block's first

@@ -19,26 +19,23 @@ which is C times `losses.gram_matrix`. They are fp32 (fp64 in tests); the loss i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
+
+from .losses import at_least_fp32, check_blend_weights
 
 # Measured on VGG19 features of the bundled samples (256 and 512 px, relu1_1..relu5_1) against a
 # float64 eigendecomposition: with COV_EPS = 3e-2, 20 iterations bring the fp32 loss within 1e-4
 # of it on every layer (16 iterations: 3e-2; 18: 5e-3). More is unsafe in fp32 on singular input:
 # round-off in the null space grows like a tiny eigenvalue, 1.5× per iteration, turns negative and
-# diverges from about 23 iterations on (from 16 with TF32 matmuls: keep them IEEE fp32 here).
+# diverges from about 23 iterations on (from 16 with TF32 matmuls: CUDA runs it in fp64).
 NS_ITERATIONS = 20
 # The ridge bounds the condition number of Σ_t^{1/2}·Σ·Σ_t^{1/2}, the product of the two
 # covariances' (2e5-3e6 here; 1e8-2e9 at eps = 1e-3, where 20 iterations leave errors of 1e-3 to
 # 5e-3 and more iterations are not safe). Its cost: W2 moves 0.1-4 % from the unridged value.
 COV_EPS = 3e-2
 _COV_FLOOR = 1e-8
-
-
-def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
-    return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
 def _trace(matrix: torch.Tensor) -> torch.Tensor:
@@ -70,7 +67,10 @@ def sqrtm_newton_schulz(matrix: torch.Tensor, iterations: int = NS_ITERATIONS) -
     _check_square(matrix, "matrix")
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
-    matrix = _at_least_fp32(matrix)
+    out_dtype = at_least_fp32(matrix).dtype
+    # On CUDA, fp64 costs little at C <= 512 and keeps the iteration safe from TF32 matmuls, which
+    # a caller may have turned on globally (torch.set_float32_matmul_precision) and which diverge.
+    matrix = matrix.double() if matrix.device.type == "cuda" else matrix.to(out_dtype)
     # ‖A‖_F of Caffe-scale relu4_1 products reaches 1e15; scaling by max|a| first keeps the
     # sum of squares away from fp32 overflow (3e38).
     peak = matrix.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(matrix.dtype).tiny)
@@ -86,7 +86,7 @@ def sqrtm_newton_schulz(matrix: torch.Tensor, iterations: int = NS_ITERATIONS) -
         y = y @ t
         z = t @ z
     scale = norm.sqrt()
-    return y * scale, z / scale
+    return (y * scale).to(out_dtype), (z / scale).to(out_dtype)
 
 
 class _TraceSqrtm(torch.autograd.Function):
@@ -112,7 +112,7 @@ class _TraceSqrtm(torch.autograd.Function):
 def trace_sqrtm(matrix: torch.Tensor, *, iterations: int = NS_ITERATIONS) -> torch.Tensor:
     """tr(A^{1/2}) of symmetric PSD matrices (..., C, C) -> (...), differentiable w.r.t. A."""
     _check_square(matrix, "matrix")
-    return _TraceSqrtm.apply(_at_least_fp32(matrix), iterations)
+    return _TraceSqrtm.apply(at_least_fp32(matrix), iterations)
 
 
 def covariance(mean: torch.Tensor, second: torch.Tensor, eps: float = COV_EPS) -> torch.Tensor:
@@ -124,7 +124,7 @@ def covariance(mean: torch.Tensor, second: torch.Tensor, eps: float = COV_EPS) -
     fewer positions than channels. The map Σ ↦ Σ + eps·(tr Σ/C)·I is one-to-one, so the loss is
     still zero only at Σ = Σ_t: the ridge softens the loss near singular Σ, it keeps the target.
     """
-    mean, second = _at_least_fp32(mean), _at_least_fp32(second)
+    mean, second = at_least_fp32(mean), at_least_fp32(second)
     if second.dim() < 2 or second.shape[-2:] != (mean.shape[-1],) * 2 or second.shape[:-2] != mean.shape[:-1]:
         raise ValueError(f"mean {tuple(mean.shape)} and second moment {tuple(second.shape)} must be (B, C), (B, C, C)")
     cov = _symmetrize(second - mean[..., :, None] * mean[..., None, :])
@@ -158,10 +158,7 @@ def blend_moments(
     This is the moments of the mixture of the styles' feature distributions, whereas averaging
     covariances would drop the spread between the styles' means. Weights: ≥ 0, positive sum.
     """
-    if len(moments) != len(weights) or not weights:
-        raise ValueError(f"{len(moments)} styles but {len(weights)} blend weights")
-    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"style blend weights must be >= 0 with a positive sum, got {list(weights)}")
+    check_blend_weights(len(moments), weights)
     total = sum(weights)
     mean = sum(w / total * m for w, (m, _) in zip(weights, moments))
     second = sum(w / total * s for w, (_, s) in zip(weights, moments))
@@ -186,7 +183,7 @@ def w2_loss(mean: torch.Tensor, second: torch.Tensor, target: W2Target) -> torch
     if mean.shape[-1] != target.mean.shape[-1]:
         raise ValueError(f"statistics have {mean.shape[-1]} channels but the target has {target.mean.shape[-1]}")
     cov = covariance(mean, second)
-    distance = _w2_squared(_at_least_fp32(mean), cov, target.mean, target.cov, target.cov_sqrt)
+    distance = _w2_squared(at_least_fp32(mean), cov, target.mean, target.cov, target.cov_sqrt)
     return (distance / mean.shape[-1]).mean()
 
 
@@ -198,5 +195,5 @@ def w2_distance(mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tensor, co
     _check_square(cov1, "cov1")
     _check_square(cov2, "cov2")
     root2, _ = sqrtm_newton_schulz(cov2)
-    return _w2_squared(_at_least_fp32(mean1), _at_least_fp32(cov1), _at_least_fp32(mean2), _at_least_fp32(cov2),
+    return _w2_squared(at_least_fp32(mean1), at_least_fp32(cov1), at_least_fp32(mean2), at_least_fp32(cov2),
                        _symmetrize(root2))
