@@ -112,3 +112,24 @@ def test_lbfgs_recursion_never_waits_for_the_device(device):
         torch.cuda.set_sync_debug_mode("default")
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
     assert len(syncs) == 1, [str(w.message) for w in syncs]  # the one batched read of the step's scalars
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [
+    {"preserve_color": "luminance", "style_loss": "wasserstein"},
+    {"preserve_color": "histogram", "tile_size": 32},
+], ids=["luminance-w2", "histogram-tiled"])
+def test_masks_colour_and_w2_run_on_the_device(device, options):
+    """Regions, style masks, colour modes, the W2 loss and tiles: everything stays on the device."""
+    from impasto import api
+    from impasto.config import StyleConfig as Config
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    right = torch.linspace(0, 1, 64).expand(48, 64).contiguous()
+    config = Config(size=64, start_size=None, iterations=3, device=device, **options)
+    run = api.prepare(examples / "tubingen.jpg", [examples / "starry_night.jpg", examples / "the_scream.jpg"],
+                      config=config, masks=[1 - right, right], style_masks=[None, torch.ones(80, 63)])
+    seen = []
+    result = api.render(run, callback=seen.append)
+    assert result.device.type == device and torch.isfinite(result).all()
+    assert all(p.image.device.type == device and p.image.shape[1] == 3 for p in seen)

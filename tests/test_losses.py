@@ -128,3 +128,28 @@ def test_gram_backward_in_bf16_follows_fp32():
         (gram_matrix(x) * upstream).sum().backward()
         grads.append(x.grad.float().flatten())
     assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.999
+
+
+def test_weighted_moments_gradcheck_and_bf16_keeps_the_covariance():
+    from impasto.losses import weighted_moments
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.rand(1, 3, 4, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    weight = torch.rand(1, 1, 4, 5, generator=generator, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda f: weighted_moments(f, weight, True), (features,))
+    gram, mean = weighted_moments(features.detach(), weight, True)
+    flat = features.detach().flatten(2)[0]  # (C, N)
+    torch.testing.assert_close(gram[0], (flat * weight.flatten()) @ flat.T)
+    torch.testing.assert_close(mean[0], (flat * weight.flatten()).sum(1))
+    # Large positive features, as deep ReLU layers have: the covariance survives bf16 inputs,
+    # because the weighting and the products are fp32 (a bf16 weighted copy breaks it).
+    deep = (100 + torch.randn(1, 8, 16, 16, generator=generator)).to(torch.bfloat16)
+    soft = torch.rand(1, 1, 16, 16, generator=generator)
+    exact = [m.double() for m in weighted_moments(deep.double(), soft.double(), True)]
+    fast = [m.double() for m in weighted_moments(deep, soft, True)]
+    rounded = deep * soft.to(torch.bfloat16)  # what a bf16 weighted copy would sum
+    naive = [(rounded.double().flatten(2) @ deep.double().flatten(2).transpose(1, 2)), rounded.double().sum((-2, -1))]
+    mass = float(soft.sum())
+    cov = [g / mass - (m / mass)[..., :, None] * (m / mass)[..., None, :] for g, m in (exact, fast, naive)]
+    assert float((cov[1] - cov[0]).norm() / cov[0].norm()) < 1e-2  # fp32's own limit here: mean² / var = 1e4
+    assert float((cov[2] - cov[0]).norm() / cov[0].norm()) > 0.5

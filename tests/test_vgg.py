@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -102,17 +104,28 @@ def test_avg_pooling_changes_deep_features_only(vgg):
     assert not torch.allclose(avg(image, ["relu2_1"])["relu2_1"], vgg(image, ["relu2_1"])["relu2_1"])
 
 
-def test_rescaled_avg_pooling_keeps_max_poolings_activation_magnitudes(vgg, content_path, style_path):
+@pytest.mark.slow
+def test_rescaled_avg_pooling_keeps_max_poolings_activation_magnitudes(vgg, monkeypatch):
+    """Over the bundled images at 256 px (the factors were fitted at 384), the mean activation
+    of every style layer under avg pooling is max pooling's within 10%; without the factors,
+    relu5_1's is 4x smaller."""
+    from impasto import vgg as vgg_module
     from impasto.image import load_tensor
 
-    avg = load_vgg19(pooling="avg")
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    images = [load_tensor(examples / name, 256) for name in ("tubingen.jpg", "starry_night.jpg", "the_scream.jpg")]
     layers = ["relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-    for image in (load_tensor(content_path, 256), load_tensor(style_path, 256)):
+
+    def ratios(model) -> dict[str, float]:
         with torch.no_grad():
-            a, m = avg(image, layers), vgg(image, layers)
-        for layer in layers:
-            ratio = float(a[layer].mean() / m[layer].mean())
-            assert 0.7 < ratio < 1.4, (layer, ratio)  # unscaled, relu5_1 is 4x smaller (README)
+            avg = [model(x, layers) for x in images]
+            top = [vgg(x, layers) for x in images]
+        return {k: sum(float(a[k].mean()) for a in avg) / sum(float(m[k].mean()) for m in top) for k in layers}
+
+    avg_model = vgg_module.VGG19Features(load_weights(), pooling="avg")
+    assert all(0.9 < r < 1.1 for r in ratios(avg_model).values()), ratios(avg_model)
+    monkeypatch.setattr(vgg_module, "AVG_POOL_SCALE", dict.fromkeys(vgg_module.AVG_POOL_SCALE, 1.0))
+    assert ratios(avg_model)["relu5_1"] < 0.3
 
 
 def test_a_grey_image_reads_as_equal_rgb_channels(vgg, content_tensor):

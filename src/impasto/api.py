@@ -138,8 +138,7 @@ def plan(run: PreparedRun) -> list[tuple[Scale, ScalePlan]]:
     budget = config.max_memory or memory_budget(run.device)
     act_bytes = resolve_precision(config.precision, run.device).itemsize
     scales = plan_scales(run.content.width, run.content.height, config)
-    masked = len(run.masks) if run.masks is not None else 0
-    return [(scale, plan_scale(scale, config, budget, act_bytes=act_bytes, masked_regions=masked)) for scale in scales]
+    return [(scale, plan_scale(scale, config, budget, act_bytes=act_bytes)) for scale in scales]
 
 
 def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> float:

@@ -76,6 +76,52 @@ class _SymmetricGram(torch.autograd.Function):
         return flat @ (grad + grad.transpose(1, 2)).to(flat.dtype)
 
 
+class _WeightedMoments(torch.autograd.Function):
+    """(Σ_q m_q·F_q·F_qᵀ (B, C, C), Σ_q m_q·F_q (B, C)) for F (B, N, C) and weights m (1, N, 1),
+    summed in fp32 at least, without a weighted copy of F.
+
+    A region's moments need fp32 products: F·√m rounded to bf16 errs by 2^-9 per value, and the
+    covariance of the Wasserstein loss, Σ m·F·Fᵀ/M − μ·μᵀ, loses that much of μ·μᵀ, which at
+    relu4_1 and relu5_1 is larger than the covariance itself (it turned non-positive: NaN). So
+    slabs are upcast and weighted in fp32. Only F and m are kept for the backward, whatever the
+    number of regions: m ⊙ (F·(D + Dᵀ) + d) for upstream gradients D (Gram) and d (mean).
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor, weight: torch.Tensor, need_mean: bool):
+        ctx.save_for_backward(flat, weight)
+        b, _, c = flat.shape
+        wide_dtype = flat.dtype if flat.dtype == torch.float64 else torch.float32
+        gram = flat.new_zeros((b, c, c), dtype=wide_dtype)
+        mean = flat.new_zeros((b, c), dtype=wide_dtype) if need_mean else None
+        rows = max(1, _SLAB_ELEMENTS // c)
+        for slab, w in zip(flat.split(rows, dim=1), weight.split(rows, dim=1)):
+            wide = slab.to(wide_dtype)
+            weighted = wide * w.to(wide_dtype)
+            gram.baddbmm_(weighted.transpose(1, 2), wide)
+            if mean is not None:
+                mean += weighted.sum(1)
+        return gram, mean
+
+    @staticmethod
+    def backward(ctx, grad_gram: torch.Tensor, grad_mean: torch.Tensor | None):
+        flat, weight = ctx.saved_tensors
+        out = flat @ (grad_gram + grad_gram.transpose(1, 2)).to(flat.dtype)
+        if grad_mean is not None:
+            out = out + grad_mean[:, None, :].to(flat.dtype)
+        return out * weight.to(flat.dtype), None, None
+
+
+def weighted_moments(features: torch.Tensor, weight: torch.Tensor,
+                     need_mean: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(Σ_q m_q·F_q·F_qᵀ, Σ_q m_q·F_q or None), at least fp32, of features (B, C, h, w) weighted
+    by weight (1, 1, h, w); unnormalized."""
+    b, c, h, w = features.shape
+    flat = features.movedim(1, -1).reshape(b, h * w, c)  # free for channels_last features
+    weights = weight.reshape(1, h * w, 1).to(device=features.device)
+    return _WeightedMoments.apply(flat, weights, need_mean)
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared feature difference: mean over B·C·H·W of (F - P)². Scalar.
 
@@ -111,8 +157,8 @@ def layer_moments(features: torch.Tensor, weight: torch.Tensor | None = None, *,
     """Moments of features (B, C, h, w) weighted by weight (1, 1, h, w) in [0, 1] (None: all 1).
 
     mass: the normalizer, Σ of the weights by default; a tile passes the whole image's mass, so
-    that the tiles' moments add up to the image's (tiling.py). Guided Gram matrices of Gatys et
-    al. 2017 §4 are the weighted ones: F·√m in the product gives Σ m·F·Fᵀ.
+    that the tiles' moments add up to the image's (tiling.py). These are the guided Gram matrices
+    of Gatys et al. 2017 §4, except that they weigh by m, not m², and are means (regions.py).
     """
     h, w = features.shape[-2:]
     wide = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
@@ -124,9 +170,8 @@ def layer_moments(features: torch.Tensor, weight: torch.Tensor | None = None, *,
     mass = float(weight.sum()) if mass is None else mass
     if mass <= 0:
         raise ValueError("a region with no mass at this layer has no moments")
-    gram = gram_matrix(features * weight.sqrt().to(features.dtype)) * (h * w / mass)
-    mean = (features * weight.to(features.dtype)).sum((-2, -1), dtype=wide) / mass if need_mean else None
-    return Moments(gram, mean)
+    gram, mean = weighted_moments(features, weight, need_mean)
+    return Moments(gram / (features.shape[1] * mass), None if mean is None else mean / mass)
 
 
 def check_blend_weights(n_styles: int, weights: Sequence[float]) -> None:

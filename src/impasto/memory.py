@@ -45,8 +45,7 @@ class ScalePlan:
 
 
 def values_per_pixel(layers: Iterable[str]) -> float:
-    """Feature values per image pixel of the named layers: relu1_1..relu5_1 hold
-    64 + 128/4 + 256/16 + 512/64 + 512/256 = 122."""
+    """Feature values per image pixel of the named layers (relu4_2: 512/64 = 8)."""
     return sum(channels(layer) / stride(layer) ** 2 for layer in layers)
 
 
@@ -64,9 +63,9 @@ def _state_copies(config: StyleConfig, history: int) -> int:
 
 
 def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: int, history: int,
-                  tile: int | None, masked_regions: int = 0) -> int:
-    """Estimated peak bytes of a step at width x height (whole, or in tiles of `tile` px core),
-    with `masked_regions` style masks."""
+                  tile: int | None) -> int:
+    """Estimated peak bytes of a step at width x height (whole, or in tiles of `tile` px core).
+    Masks add nothing that counts: a region's moments keep no copy of the features (losses.py)."""
     pixels = width * height
     if tile is None or tile >= max(width, height):
         pass_pixels, extra = pixels, 0
@@ -74,13 +73,11 @@ def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: in
         side = tile_extent(tile)
         pass_pixels = int(min(side, height) * min(side, width) * TILED_NET_FACTOR)
         extra = int(pixels * values_per_pixel(config.content_layers) * act_bytes)  # content targets, whole
-    # Each masked region keeps its own weighted copy of the style layers for the backward (regions.py).
-    net = NET_BYTES_PER_PX[act_bytes] + masked_regions * values_per_pixel(config.layer_weights()) * act_bytes
     state = _image_bytes_per_px(config) * pixels * _state_copies(config, history)
-    return int(BASE_BYTES + net * pass_pixels + extra + state)
+    return int(BASE_BYTES + NET_BYTES_PER_PX[act_bytes] * pass_pixels + extra + state)
 
 
-def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int, masked_regions: int = 0) -> ScalePlan:
+def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int) -> ScalePlan:
     """The cheapest way to run `scale` within `budget` bytes; ValueError when none fits.
 
     Order: the whole image with the configured history; then a shorter L-BFGS history (down to
@@ -89,8 +86,7 @@ def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int
     w, h, usable = scale.width, scale.height, int(budget * SAFETY)
 
     def estimate(history: int, tile: int | None) -> int:
-        return estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=tile,
-                             masked_regions=masked_regions)
+        return estimate_peak(w, h, config, act_bytes=act_bytes, history=history, tile=tile)
 
     histories = [config.lbfgs_history]
     if config.optimizer == "lbfgs":

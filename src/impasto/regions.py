@@ -11,6 +11,10 @@ The style loss is Σ_r λ_r · Σ_l w_l · loss(moments_rl, target_rl), with λ_
 the image (times its style's blend weight over their mean): a style then paints its region as
 strongly as it would paint a whole image, and a small region is neither drowned nor overdriven.
 Without masks there is one region, the whole image, whose target blends every style.
+
+Differs from Gatys et al. 2017, whose guided Gram matrix is that of F∘m, i.e. weighted by m²,
+unnormalized: we weight by m (a soft mask's 0.5 is half a pixel, not a quarter), divide by the
+region's mass (a mean, as every loss here is), and weigh regions by λ_r instead of equally.
 """
 
 from __future__ import annotations
