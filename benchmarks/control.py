@@ -120,6 +120,9 @@ def masks(size: int, vgg, images: dict) -> list[dict]:
     return rows
 
 
+W2_STYLE_WEIGHTS = [20.0]  # --w2-style-weights
+
+
 def losses(size: int, vgg, images: dict) -> list[dict]:
     rows = []
     content = load_tensor(CONTENT, size)
@@ -128,12 +131,15 @@ def losses(size: int, vgg, images: dict) -> list[dict]:
         # Equal time by the loop's clock: the default run, then the W2 run stopped when it has used
         # as long (its steps are slower), so neither is credited the set-up of the other.
         gram, seconds, steps = run([name], size)
-        w2, w2_seconds, w2_steps = run([name], size, style_loss="wasserstein", budget=seconds)
-        images[f"loss_{name}"] = {"gram": gram, "wasserstein": w2}
-        for loss, out, secs, n in (("gram", gram, seconds, steps), ("wasserstein", w2, w2_seconds, w2_steps)):
+        runs = [("gram", StyleConfig().style_weight, gram, seconds, steps)]
+        for weight in W2_STYLE_WEIGHTS:
+            runs.append(("wasserstein", weight, *run([name], size, style_loss="wasserstein", style_weight=weight,
+                                                      budget=seconds)))
+        images[f"loss_{name}"] = {"gram": gram, "wasserstein": runs[1][2]}
+        for loss, weight, out, secs, n in runs:
             with torch.no_grad():
                 m = quality.metrics(out, content, [style], vgg)
-            rows.append({"style": name, "loss": loss, "seconds": secs, "steps": n,
+            rows.append({"style": name, "loss": loss, "style_weight": weight, "seconds": secs, "steps": n,
                          **{k: m[k] for k in ("content_rel", "style_swd", "style_gram", "grain")}})
     return rows
 
@@ -155,7 +161,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--images", type=Path, help="folder for the README's before/after strips")
     parser.add_argument("--only", choices=("colour", "masks", "losses"), action="append")
+    parser.add_argument("--w2-style-weights", default="20", help="style weights of the W2 runs, such as 20,5")
     args = parser.parse_args()
+    W2_STYLE_WEIGHTS[:] = [float(w) for w in args.w2_style_weights.split(",")]
     vgg = load_vgg19()
     images: dict = {}
     report = {}
