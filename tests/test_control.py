@@ -229,6 +229,29 @@ def test_transparent_pixels_of_a_mask_are_unpainted_and_colour_warns(tmp_path, c
     assert "colour image" in caplog.text and float(red.mean()) == pytest.approx(76 / 255, abs=0.01)
 
 
+def test_colour_keyed_and_16_bit_masks_keep_their_meaning(tmp_path):
+    import numpy as np
+
+    from impasto.image import open_mask
+
+    keyed = Image.new("L", (4, 2), 255)
+    keyed.putpixel((0, 0), 128)
+    keyed.save(tmp_path / "keyed.png", transparency=255)  # white marks "transparent"
+    mask = open_mask(tmp_path / "keyed.png")
+    assert float(mask[0, 0, 0, 0]) == pytest.approx(128 / 255) and float(mask.sum()) == pytest.approx(128 / 255)
+    Image.fromarray(np.full((2, 4), 32769, dtype=np.uint16)).save(tmp_path / "deep.png")
+    assert float(open_mask(tmp_path / "deep.png")[0, 0, 0, 0]) == pytest.approx(32769 / 65535, abs=1e-6)
+
+
+def test_masks_that_only_cover_what_deep_layers_crop_leave_the_photo(tmp_path):
+    sliver = torch.zeros(1, 1, 75, 100)
+    sliver[..., 72:, :] = 1.0  # relu5_1 sees rows 0-63 only
+    for tile_size in (None, 64):
+        config = StyleConfig(size=100, start_size=None, iterations=2, style_layers=("relu5_1",), tile_size=tile_size)
+        out = api.render(api.prepare(CONTENT, [STARRY], config=config, masks=[sliver]))
+        assert torch.isfinite(out).all()
+
+
 def test_luminance_mode_through_scales_tiles_and_an_init_image():
     seen = []
     config = StyleConfig(size=96, start_size=64, iterations=3, scale_iterations=2, tile_size=64,

@@ -226,16 +226,19 @@ def open_mask(source: MaskSource, *, allow_huge: bool = False) -> torch.Tensor:
             raise ValueError("a mask tensor must hold finite values in [0, 1]")
         return mask.contiguous()
     image, name = _decode(source, allow_huge)
-    grey = _mask_values(_widen_to_8bit(ImageOps.exif_transpose(image)), name)
-    return torch.from_numpy(grey)[None, None].contiguous()
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):  # keep every level of a deep mask
+        grey = np.asarray(image, dtype=np.float32) / (65535.0 if image.mode.startswith("I") else 1.0)
+        return torch.from_numpy(np.clip(grey, 0, 1))[None, None].contiguous()
+    return torch.from_numpy(_mask_values(_widen_to_8bit(image), name))[None, None].contiguous()
 
 
 def _mask_values(image: Image.Image, name: str) -> np.ndarray:
     """(H, W) float32 in [0, 1]. A mask is data, not colour: no ICC conversion. Transparent pixels
     are 0 (a mask drawn on a transparent layer paints where it is drawn); colour is read as its
     luminance, with a warning."""
-    if image.mode == "P":
-        image = image.convert("RGBA")
+    if image.mode == "P" or "transparency" in image.info:  # a palette or a colour key: to real alpha
+        image = image.convert("LA" if image.mode in ("L", "LA") else "RGBA")
     alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0 if "A" in image.getbands() else None
     rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
     if (rgb.max(axis=-1) - rgb.min(axis=-1)).max() > 8:

@@ -106,10 +106,10 @@ class _WeightedMoments(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_gram: torch.Tensor, grad_mean: torch.Tensor | None):
         flat, weight = ctx.saved_tensors
-        out = flat @ (grad_gram + grad_gram.transpose(1, 2)).to(flat.dtype)
+        out = flat @ (grad_gram + grad_gram.transpose(1, 2)).to(flat.dtype)  # fresh: updated in place
         if grad_mean is not None:
-            out = out + grad_mean[:, None, :].to(flat.dtype)
-        return out * weight.to(flat.dtype), None, None
+            out.add_(grad_mean[:, None, :].to(flat.dtype))
+        return out.mul_(weight.to(flat.dtype)), None, None
 
 
 def weighted_moments(features: torch.Tensor, weight: torch.Tensor,

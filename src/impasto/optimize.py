@@ -143,7 +143,7 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
         content_term = sum(content_loss(features[k], t) for k, t in content_targets.items())
         terms = torch.stack([
             config.content_weight * content_term,
-            config.style_weight * regions_loss(moments, regions, layer_weights, kind),
+            config.style_weight * regions_loss(moments, regions, layer_weights, kind).to(image.device),
             tv_term(),
         ])
         loss = terms.sum()

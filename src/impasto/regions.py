@@ -80,7 +80,7 @@ def region_moments(features: Mapping[str, torch.Tensor], mask: torch.Tensor | No
     or None; masses: the normalizers (region_masses of the whole image, when these features are
     one tile's share of it), else the region's own mass in these features."""
     out = {}
-    for layer in layers:  # a layer where the region has no mass has no moments: leave it out
+    for layer in layers:  # callers leave out the layers where the region has no mass (StyleRegion.targets)
         f = features[layer]
         weight = None if mask is None else mask_at(mask, layer, f.shape[-2:]).to(f.device)
         out[layer] = layer_moments(f, weight, mass=None if masses is None else masses[layer], need_mean=need_mean)
@@ -89,7 +89,8 @@ def region_moments(features: Mapping[str, torch.Tensor], mask: torch.Tensor | No
 
 def regions_loss(moments: Sequence[Mapping[str, Moments]], regions: Sequence[StyleRegion],
                  layer_weights: Mapping[str, float], kind: StyleLossKind) -> torch.Tensor:
-    """Σ_r λ_r · Σ_l w_l · kind.layer_loss(moments[r][l], target_rl). Scalar, fp32."""
+    """Σ_r λ_r · Σ_l w_l · kind.layer_loss(moments[r][l], target_rl). Scalar, fp32; a CPU zero
+    when no region has a layer with positions (masks that only cover what deep layers crop)."""
     total = torch.zeros(())
     for region, per_layer in zip(regions, moments):
         for layer, target in region.targets.items():

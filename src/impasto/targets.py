@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from .regions import StyleRegion, normalize_masks, region_masses, region_moments
 from .style_losses import STYLE_LOSSES, StyleLossKind
 from .tiling import plan_tiles, tiled_moments
 from .vgg import VGG19Features
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,10 @@ def _region(mask: torch.Tensor | None, share: float, moments: list[dict[str, Mom
             layers: list[str], kind: StyleLossKind, size: tuple[int, int]) -> StyleRegion:
     masses = region_masses(mask, *size, layers)
     present = [k for k in layers if masses[k] > 0 and all(k in m for m in moments)]
+    unread = [k for k in layers if masses[k] > 0 and k not in present]
+    if unread:  # a style mask so small that a deep layer sees none of it: that layer goes unmatched
+        log.warning("a style mask covers too little of its style image for %s; those layers are left out",
+                    ", ".join(unread))
     return StyleRegion(mask, share, {k: kind.target([m[k] for m in moments], blend) for k in present}, masses)
 
 

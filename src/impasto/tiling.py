@@ -122,13 +122,15 @@ def _add(total: dict[str, Moments], part: Mapping[str, Moments]) -> None:
 
 def tiled_moments(model: VGG19Features, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
                   dtype: torch.dtype, *, masks: Sequence[torch.Tensor | None] = (None,), need_mean: bool = False,
-                  layers_of: Sequence[Sequence[str]] | None = None) -> list[dict[str, Moments]]:
+                  layers_of: Sequence[Sequence[str]] | None = None,
+                  masses: Sequence[Mapping[str, float]] | None = None) -> list[dict[str, Moments]]:
     """Moments {layer: Moments} of a whole (1, C, H, W) image, one dict per region mask (1, 1, H, W)
     or None (everywhere), summed over tiles: one network pass per tile for all regions. No grad.
-    layers_of: per region, the layers it needs (default: all); each must have mass there."""
+    layers_of: per region, the layers it needs (default: all); each must have mass there.
+    masses: per region, region_masses of the whole image, when the caller has them (no sync)."""
     height, width = image.shape[-2:]
     layers_of = layers_of or [layers] * len(masks)
-    masses = [region_masses(mask, height, width, wanted) for mask, wanted in zip(masks, layers_of)]
+    masses = masses or [region_masses(mask, height, width, wanted) for mask, wanted in zip(masks, layers_of)]
     totals: list[dict[str, Moments]] = [{} for _ in masks]
     with torch.no_grad():
         for tile in tiles:
@@ -175,12 +177,13 @@ def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequen
     style_layers = list(layer_weights)
     masks = [r.mask for r in regions]
     moments = tiled_moments(model, image, style_layers, tiles, dtype, masks=masks, need_mean=kind.needs_mean,
-                            layers_of=[list(r.targets) for r in regions])
+                            layers_of=[list(r.targets) for r in regions], masses=[r.masses for r in regions])
     leaves = _leaves(moments)
     for leaf in leaves:
         leaf.requires_grad_(True)
-    style_term = style_weight * regions_loss(moments, regions, layer_weights, kind)
-    upstream = dict(zip(map(id, leaves), torch.autograd.grad(style_term, leaves, allow_unused=True)))
+    style_term = (style_weight * regions_loss(moments, regions, layer_weights, kind)).to(image.device)
+    gradients = torch.autograd.grad(style_term, leaves, allow_unused=True) if leaves else ()
+    upstream = dict(zip(map(id, leaves), gradients))
 
     grad = torch.zeros_like(image)
     content_term = image.new_zeros((), dtype=torch.float32)
