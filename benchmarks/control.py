@@ -10,7 +10,8 @@ On the bundled Tübingen photo with The Starry Night and The Scream, default set
 2. masks: both styles, left and right, with a hard and a soft (24-px sigmoid) mask: style_swd of
    each half against its own style and the other one, and the seam in the sky;
 3. style losses: gram against wasserstein at equal wall time (the slower one stops when the other
-   finished), on content_rel, style_swd and grain.
+   finished), on content_rel, style_swd and grain;
+4. padding of the first conv: the grain of an 8-px border band over the interior's.
 It writes small before/after strips for the README with --images.
 """
 
@@ -144,6 +145,22 @@ def losses(size: int, vgg, images: dict) -> list[dict]:
     return rows
 
 
+def padding(size: int, vgg, images: dict) -> list[dict]:
+    """Edge artifacts per padding of the first conv: the Laplacian energy of the output's luminance
+    in an 8-px border band over the interior's (a painted frame would raise it)."""
+    from torch.nn import functional as F
+
+    laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+    rows = []
+    for pad in ("zeros", "reflect", "replicate"):
+        out = run(["starry"], size, padding=pad)[0]
+        energy = F.conv2d(quality.grey(out)[:, :1], laplacian, padding=1).abs()[0, 0]
+        border = torch.ones_like(energy, dtype=torch.bool)
+        border[8:-8, 8:-8] = False
+        rows.append({"padding": pad, "border_grain_over_inner": float(energy[border].mean() / energy[~border].mean())})
+    return rows
+
+
 def _strip(tiles: list[torch.Tensor], path: Path, height: int = 192) -> None:
     pictures = [to_pil(t) for t in tiles]
     pictures = [p.resize((round(p.width * height / p.height), height), Image.Resampling.LANCZOS) for p in pictures]
@@ -160,14 +177,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--images", type=Path, help="folder for the README's before/after strips")
-    parser.add_argument("--only", choices=("colour", "masks", "losses"), action="append")
+    parser.add_argument("--only", choices=("colour", "masks", "losses", "padding"), action="append")
     parser.add_argument("--w2-style-weights", default="20", help="style weights of the W2 runs, such as 20,5")
     args = parser.parse_args()
     W2_STYLE_WEIGHTS[:] = [float(w) for w in args.w2_style_weights.split(",")]
     vgg = load_vgg19()
     images: dict = {}
     report = {}
-    for part, fn in (("colour", colour), ("masks", masks), ("losses", losses)):
+    for part, fn in (("colour", colour), ("masks", masks), ("losses", losses), ("padding", padding)):
         if args.only and part not in args.only:
             continue
         report[part] = fn(args.size, vgg, images)
