@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import torch
 from torch import nn
@@ -186,18 +187,17 @@ class VGG19Features(nn.Module):
     def __init__(self, weights: dict[str, tuple[torch.Tensor, torch.Tensor]], pooling: Pooling = "max",
                  padding: Padding = "zeros"):
         super().__init__()
-        if pooling not in ("max", "avg"):
-            raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
-        if padding not in ("zeros", "reflect", "replicate"):
-            raise ValueError(f"padding must be 'zeros', 'reflect' or 'replicate', got {padding!r}")
+        for name, value, kind in (("pooling", pooling, Pooling), ("padding", padding, Padding)):
+            if value not in get_args(kind):
+                raise ValueError(f"{name} must be one of {', '.join(get_args(kind))}; got {value!r}")
         self.pooling = pooling
-        # Differs from Gatys et al. 2015 unless "zeros": the first conv pads by mirroring or
-        # repeating the border pixels (crowsonkb/style-transfer-pytorch uses replicate), so the
-        # image's edge does not read as a dark frame, which the style loss would then paint.
-        self.padding = padding
         self.convs = nn.ModuleDict()
         for conv, (weight, bias) in weights.items():
-            layer = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
+            # Differs from Gatys et al. 2015 unless "zeros": the first conv pads by mirroring or
+            # repeating the border pixels (crowsonkb/style-transfer-pytorch uses replicate), so the
+            # image's edge does not read as a dark frame, which the style loss would then paint.
+            mode = padding if conv == "conv1_1" else "zeros"
+            layer = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, padding_mode=mode)
             layer.weight = nn.Parameter(weight.clone(), requires_grad=False)
             layer.bias = nn.Parameter(bias.clone(), requires_grad=False)
             self.convs[conv] = layer
@@ -252,9 +252,7 @@ class VGG19Features(nn.Module):
         x = self.preprocess(image).to(dtype=dtype, memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         for name in LAYER_NAMES[: last + 1]:
-            if name == "conv1_1" and self.padding != "zeros":
-                x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=self.padding), convs[name].weight, convs[name].bias)
-            elif name.startswith("conv"):
+            if name.startswith("conv"):
                 x = convs[name](x)
             elif name.startswith("relu"):
                 # In place is safe only when nobody keeps the conv output it overwrites.
