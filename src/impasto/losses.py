@@ -37,67 +37,43 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """
     if features.dim() != 4:
         raise ValueError(f"gram_matrix expects (B, C, H, W) features, got shape {tuple(features.shape)}")
-    b, c, h, w = features.shape
-    # (B, H·W, C): a free view for channels_last features, which is how VGG19Features runs.
-    return _SymmetricGram.apply(features.movedim(1, -1).reshape(b, h * w, c)) / (c * h * w)
+    _, c, h, w = features.shape
+    return weighted_moments(features, None, False)[0] / (c * h * w)
 
 
 _SLAB_ELEMENTS = 1 << 20
 
 
-class _SymmetricGram(torch.autograd.Function):
-    """Fᵀ·F for F (B, N, C), summed in fp32 at least, with a backward of one matmul, not two.
+class _Moments(torch.autograd.Function):
+    """(Σ_q m_q·F_q·F_qᵀ (B, C, C), Σ_q m_q·F_q (B, C) or None) for F (B, N, C) and weights m
+    (1, N, 1) or None (all 1), summed in fp32 at least, without a weighted or upcast copy of F.
 
-    Forward: F is upcast (bf16 products are exact in fp32, so this is a bf16 matmul with fp32
-    accumulation and output). Backward: d(FᵀF)/dF applied to an upstream gradient D is
-    F·(D + Dᵀ); autograd would compute F·Dᵀ and F·D as two (N×C)·(C×C) products. The product
-    runs in F's own dtype, because the gradient flowing into bf16 features is bf16 anyway.
+    Forward: bf16 F is upcast a slab of rows at a time and accumulated in place (bf16 products are
+    exact in fp32). A whole fp32 copy of relu1_1 is 50 MB at 512x384 and 4.3 GB at 4096x4096, fresh
+    pages on every step; slabs of 1 Mi elements (4 MiB) stay in cache. On relu1_1 of a 512x384
+    image, alone: 12.7 ms against 31.9 ms for the whole copy. The weighting is fp32 too: F·√m
+    rounded to bf16 errs by 2^-9 per value, and the covariance of the Wasserstein loss,
+    Σ m·F·Fᵀ/M − μ·μᵀ, loses that much of μ·μᵀ, which at relu4_1 and relu5_1 is larger than the
+    covariance itself (it turned non-positive: NaN).
+
+    Backward: m ⊙ (F·(D + Dᵀ) + d) for upstream gradients D (Gram) and d (mean), one matmul where
+    autograd would run F·Dᵀ and F·D, in F's own dtype (the gradient into bf16 features is bf16
+    anyway). Only F and m are kept, whatever the number of regions.
     """
 
     @staticmethod
-    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(flat)
-        if flat.dtype in (torch.float32, torch.float64):
-            return flat.transpose(1, 2) @ flat
-        # Upcast a slab of rows at a time and accumulate in place. A whole fp32 copy of relu1_1
-        # is 50 MB at 512x384 and 4.3 GB at 4096x4096, fresh pages on every step; slabs of
-        # 1 Mi elements (4 MiB) stay in cache. On relu1_1 of a 512x384 image, alone: 12.7 ms
-        # against 31.9 ms for the whole copy (inside a full step the gain is within noise).
-        b, _, c = flat.shape
-        acc = flat.new_zeros((b, c, c), dtype=torch.float32)
-        for slab in flat.split(max(1, _SLAB_ELEMENTS // c), dim=1):
-            wide = slab.float()
-            acc.baddbmm_(wide.transpose(1, 2), wide)
-        return acc
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (flat,) = ctx.saved_tensors
-        return flat @ (grad + grad.transpose(1, 2)).to(flat.dtype)
-
-
-class _WeightedMoments(torch.autograd.Function):
-    """(Σ_q m_q·F_q·F_qᵀ (B, C, C), Σ_q m_q·F_q (B, C)) for F (B, N, C) and weights m (1, N, 1),
-    summed in fp32 at least, without a weighted copy of F.
-
-    A region's moments need fp32 products: F·√m rounded to bf16 errs by 2^-9 per value, and the
-    covariance of the Wasserstein loss, Σ m·F·Fᵀ/M − μ·μᵀ, loses that much of μ·μᵀ, which at
-    relu4_1 and relu5_1 is larger than the covariance itself (it turned non-positive: NaN). So
-    slabs are upcast and weighted in fp32. Only F and m are kept for the backward, whatever the
-    number of regions: m ⊙ (F·(D + Dᵀ) + d) for upstream gradients D (Gram) and d (mean).
-    """
-
-    @staticmethod
-    def forward(ctx, flat: torch.Tensor, weight: torch.Tensor, need_mean: bool):
+    def forward(ctx, flat: torch.Tensor, weight: torch.Tensor | None, need_mean: bool):
         ctx.save_for_backward(flat, weight)
+        if weight is None and not need_mean and flat.dtype in (torch.float32, torch.float64):
+            return flat.transpose(1, 2) @ flat, None
         b, _, c = flat.shape
         wide_dtype = flat.dtype if flat.dtype == torch.float64 else torch.float32
         gram = flat.new_zeros((b, c, c), dtype=wide_dtype)
         mean = flat.new_zeros((b, c), dtype=wide_dtype) if need_mean else None
         rows = max(1, _SLAB_ELEMENTS // c)
-        for slab, w in zip(flat.split(rows, dim=1), weight.split(rows, dim=1)):
-            wide = slab.to(wide_dtype)
-            weighted = wide * w.to(wide_dtype)
+        for start in range(0, flat.shape[1], rows):
+            wide = flat[:, start:start + rows].to(wide_dtype)
+            weighted = wide if weight is None else wide * weight[:, start:start + rows].to(wide_dtype)
             gram.baddbmm_(weighted.transpose(1, 2), wide)
             if mean is not None:
                 mean += weighted.sum(1)
@@ -109,17 +85,17 @@ class _WeightedMoments(torch.autograd.Function):
         out = flat @ (grad_gram + grad_gram.transpose(1, 2)).to(flat.dtype)  # fresh: updated in place
         if grad_mean is not None:
             out.add_(grad_mean[:, None, :].to(flat.dtype))
-        return out.mul_(weight.to(flat.dtype)), None, None
+        return (out if weight is None else out.mul_(weight.to(flat.dtype))), None, None
 
 
-def weighted_moments(features: torch.Tensor, weight: torch.Tensor,
+def weighted_moments(features: torch.Tensor, weight: torch.Tensor | None,
                      need_mean: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(Σ_q m_q·F_q·F_qᵀ, Σ_q m_q·F_q or None), at least fp32, of features (B, C, h, w) weighted
-    by weight (1, 1, h, w); unnormalized."""
+    by weight (1, 1, h, w), or None for all 1; unnormalized."""
     b, c, h, w = features.shape
-    flat = features.movedim(1, -1).reshape(b, h * w, c)  # free for channels_last features
-    weights = weight.reshape(1, h * w, 1).to(device=features.device)
-    return _WeightedMoments.apply(flat, weights, need_mean)
+    flat = features.movedim(1, -1).reshape(b, h * w, c)  # (B, H·W, C): free for channels_last features
+    weights = None if weight is None else weight.reshape(1, h * w, 1).to(device=features.device)
+    return _Moments.apply(flat, weights, need_mean)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -160,14 +136,8 @@ def layer_moments(features: torch.Tensor, weight: torch.Tensor | None = None, *,
     that the tiles' moments add up to the image's (tiling.py). These are the guided Gram matrices
     of Gatys et al. 2017 §4, except that they weigh by m, not m², and are means (regions.py).
     """
-    h, w = features.shape[-2:]
-    wide = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
-    if weight is None:
-        scale = 1.0 if mass is None else h * w / mass
-        gram = gram_matrix(features) * scale if scale != 1.0 else gram_matrix(features)
-        mean = features.sum((-2, -1), dtype=wide) / (h * w if mass is None else mass) if need_mean else None
-        return Moments(gram, mean)
-    mass = float(weight.sum()) if mass is None else mass
+    if mass is None:
+        mass = features.shape[-2] * features.shape[-1] if weight is None else float(weight.sum())
     if mass <= 0:
         raise ValueError("a region with no mass at this layer has no moments")
     gram, mean = weighted_moments(features, weight, need_mean)
