@@ -145,19 +145,19 @@ class StyleConfig:
     def layer_weights(self) -> dict[str, float]:
         """{style layer: weight}, the defaults of DEFAULT_LAYER_WEIGHTS when unset; layers weighted 0
         are left out, so no pass computes them."""
-        weights = self.style_layer_weights or tuple(map(_DEFAULT_WEIGHTING[self.style_layer_weighting](self),
-                                                        self.style_layers))
+        default = _DEFAULT_WEIGHTING[self.style_layer_weighting]
+        weights = self.style_layer_weights or tuple(default(self, layer) for layer in self.style_layers)
         return {layer: w for layer, w in zip(self.style_layers, weights) if w}
 
 
-def _paper_weight(config: StyleConfig) -> Callable[[str], float]:
+def _paper_weight(config: StyleConfig, layer: str) -> float:
     from .vgg import channels
 
-    return lambda layer: channels(layer) ** 2 / 20
+    return channels(layer) ** 2 / 20
 
 
-_DEFAULT_WEIGHTING: dict[str, Callable[[StyleConfig], Callable[[str], float]]] = {
-    "measured": lambda config: DEFAULT_LAYER_WEIGHTS[config.style_loss].__getitem__,
+_DEFAULT_WEIGHTING: dict[str, Callable[[StyleConfig, str], float]] = {
+    "measured": lambda config, layer: DEFAULT_LAYER_WEIGHTS[config.style_loss][layer],
     "paper": _paper_weight,
 }
 
