@@ -107,7 +107,8 @@ def _style_moments(model: VGG19Features, style: torch.Tensor, mask: torch.Tensor
     layers = [k for k in layers if masses[k] > 0]
     if tile is not None and max(style.shape[-2:]) > tile:
         tiles = plan_tiles(*style.shape[-2:], tile)
-        return tiled_moments(model, style, layers, tiles, dtype, masks=[mask], need_mean=need_mean)[0]
+        return tiled_moments(model, style, layers, tiles, dtype, masks=[mask], need_mean=need_mean,
+                             masses=[masses])[0]
     with torch.no_grad():
         return region_moments(model(style, layers, dtype=dtype), mask, layers, masses=masses, need_mean=need_mean)
 
