@@ -122,12 +122,13 @@ def _to_srgb_rgb(image: Image.Image, name: str) -> Image.Image:
         raise ValueError(f"{name}: colour mode {image.mode} is not supported ({err})") from None
 
 
-def _widen_to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit and float grey to 8-bit grey with the full range (Pillow's convert would clip at 255)."""
-    if image.mode == "1":
-        return image.convert("L")
-    if not (image.mode.startswith("I") or image.mode == "F"):
-        return image
+def _is_deep_grey(image: Image.Image) -> bool:
+    """16-bit, 32-bit or float grey: more than 8 bits that Pillow's convert would clip at 255."""
+    return image.mode.startswith("I") or image.mode == "F"
+
+
+def _deep_grey_unit(image: Image.Image) -> np.ndarray:
+    """A deep grey image (_is_deep_grey) as (H, W) float64 in [0, 1], with its full range."""
     array = np.asarray(image, dtype=np.float64)
     if image.mode.startswith("I;16"):
         scale = 65535.0
@@ -135,8 +136,16 @@ def _widen_to_8bit(image: Image.Image) -> Image.Image:
         scale = 1.0  # float images in [0, 1]
     else:  # 32-bit int or float: a 16-bit range when it exceeds 8 bits, else already 8-bit values
         scale = 65535.0 if array.size and np.nanmax(array) > 255 else 255.0
-    grey = np.nan_to_num(array / scale, nan=0.0).clip(0.0, 1.0) * 255.0
-    widened = Image.fromarray(grey.round().astype(np.uint8), "L")
+    return np.nan_to_num(array / scale, nan=0.0).clip(0.0, 1.0)
+
+
+def _widen_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit and float grey to 8-bit grey with the full range (Pillow's convert would clip at 255)."""
+    if image.mode == "1":
+        return image.convert("L")
+    if not _is_deep_grey(image):
+        return image
+    widened = Image.fromarray((_deep_grey_unit(image) * 255.0).round().astype(np.uint8), "L")
     widened.info = dict(image.info)
     return widened
 
@@ -227,9 +236,8 @@ def open_mask(source: MaskSource, *, allow_huge: bool = False) -> torch.Tensor:
         return mask.contiguous()
     image, name = _decode(source, allow_huge)
     image = ImageOps.exif_transpose(image)
-    if image.mode.startswith("I;16") or image.mode in ("I", "F"):  # keep every level of a deep mask
-        grey = np.asarray(image, dtype=np.float32) / (65535.0 if image.mode.startswith("I") else 1.0)
-        return torch.from_numpy(np.clip(grey, 0, 1))[None, None].contiguous()
+    if _is_deep_grey(image):  # keep every level of a deep mask
+        return torch.from_numpy(_deep_grey_unit(image).astype(np.float32))[None, None].contiguous()
     return torch.from_numpy(_mask_values(_widen_to_8bit(image), name))[None, None].contiguous()
 
 
