@@ -98,21 +98,22 @@ def _check_masks(sources: Masks, images: Sequence[Image.Image], what: str, verb:
 
 
 def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None = None, masks: Masks = None,
-            style_masks: Masks = None, allow_huge: bool = False) -> PreparedRun:
+            style_masks: Masks = None, allow_huge: bool = False, max_pixels: int | None = None) -> PreparedRun:
     """Check and decode every input; load no network. ValueError names the first problem.
 
     masks: one per style (paths, Pillow images or tensors in [0, 1], any size with the content's
     aspect ratio): where each style paints (Gatys et al. 2017 §4); overlaps are normalized, and
     what no mask covers keeps the photo. style_masks: one per style, or None for a style, the part
-    of the style image its statistics come from. allow_huge lifts Pillow's decompression-bomb limit.
+    of the style image its statistics come from. allow_huge lifts Pillow's decompression-bomb limit;
+    max_pixels sets a lower one of the caller's (a server's) on the content and style images.
     """
     config = config or StyleConfig()
     style_list = _as_list(styles)
     config.blend_weights(len(style_list))  # a count mismatch fails before any file is read
     device = resolve_device(config.device)
-    content_image = open_image(content, allow_huge=allow_huge)
+    content_image = open_image(content, allow_huge=allow_huge, max_pixels=max_pixels)
     _check_size(content_image, config.size, f"content image {_name(content)}", "size")
-    style_images = tuple(open_image(s, allow_huge=allow_huge) for s in style_list)
+    style_images = tuple(open_image(s, allow_huge=allow_huge, max_pixels=max_pixels) for s in style_list)
     smallest = min(s.style_size for s in plan_scales(content_image.width, content_image.height, config))
     for source, image in zip(style_list, style_images):
         _check_size(image, smallest, f"style image {_name(source)}", "start_size, style_scale or style_size")

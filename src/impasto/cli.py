@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from .cli_options import finite, layer_names, memory_size, numbers, style_mask_paths
 from .cli_run import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from .cli_serve import serve
 from .config import (
     INIT_MODES,
     MAX_SIZE,
@@ -215,6 +216,9 @@ def stylize(
     if dry_run:
         raise typer.Exit(cli_run.dry_run(run, rungs, debug=debug))
     raise typer.Exit(cli_run.execute(run, rungs, plan, quiet=quiet, debug=debug))
+
+
+app.command()(serve)
 
 
 @app.command()

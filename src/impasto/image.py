@@ -35,20 +35,22 @@ def srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
-def open_image(source: ImageSource, *, allow_huge: bool = False) -> Image.Image:
+def open_image(source: ImageSource, *, allow_huge: bool = False, max_pixels: int | None = None) -> Image.Image:
     """An RGB sRGB Pillow image from a path or a Pillow image (see the module docstring).
 
     allow_huge lifts Pillow's decompression-bomb limit (about 89 megapixels), which is otherwise an
-    error. Raises ValueError naming the file: missing, a directory, unreadable, empty, truncated,
-    not an image, over the pixel limit.
+    error. max_pixels: a lower limit of the caller's (a server's), checked on the header before
+    decoding. Raises ValueError naming the file: missing, a directory, unreadable, empty, truncated,
+    not an image, over a pixel limit.
     """
-    image, name = _decode(source, allow_huge)
+    image, name = _decode(source, allow_huge, max_pixels)
     return _to_srgb_rgb(image, name)
 
 
-def _decode(source: ImageSource, allow_huge: bool) -> tuple[Image.Image, str]:
+def _decode(source: ImageSource, allow_huge: bool, max_pixels: int | None = None) -> tuple[Image.Image, str]:
     """A decoded Pillow image and its name for messages; ValueError for every file problem."""
     if isinstance(source, Image.Image):
+        _check_pixels(source, "image", max_pixels)
         return source, "image"
     path = Path(source)
     name = str(path)
@@ -63,12 +65,15 @@ def _decode(source: ImageSource, allow_huge: bool) -> tuple[Image.Image, str]:
             Image.MAX_IMAGE_PIXELS = None if allow_huge else limit
             try:
                 image = Image.open(path)
+                _check_pixels(image, name, max_pixels)  # on the header: nothing decoded yet
                 image.load()  # decode now: a truncated file fails here, not halfway through a run
             finally:
                 Image.MAX_IMAGE_PIXELS = limit
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ValueError(f"{name}: refused by Pillow's decompression-bomb check ({_first_line(err)}); "
-                         "pass --allow-huge if you trust the file") from None
+        hint = "" if max_pixels else "; pass --allow-huge if you trust the file"  # a server has no such option
+        raise ValueError(f"{name}: refused by Pillow's decompression-bomb check ({_first_line(err)}){hint}") from None
+    except _OverLimitError:
+        raise
     except UnidentifiedImageError:
         raise ValueError(f"{name}: not an image file that Pillow can read") from None
     except PermissionError:
@@ -80,6 +85,15 @@ def _decode(source: ImageSource, allow_huge: bool) -> tuple[Image.Image, str]:
     if frames > 1:
         log.warning("%s has %d frames; using the first", name, frames)
     return image, name
+
+
+class _OverLimitError(ValueError):
+    pass
+
+
+def _check_pixels(image: Image.Image, name: str, max_pixels: int | None) -> None:
+    if max_pixels is not None and image.width * image.height > max_pixels:
+        raise _OverLimitError(f"{name}: {image.width}x{image.height} px is over the limit of {max_pixels:,} pixels")
 
 
 def _first_line(err: BaseException) -> str:

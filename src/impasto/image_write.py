@@ -75,6 +75,16 @@ def encode_image(image: torch.Tensor | Image.Image, fmt: str, bit_depth: int) ->
     return buffer.getvalue()
 
 
+def encode_preview(image: torch.Tensor | Image.Image, long_side: int, *, quality: int = 85) -> bytes:
+    """A small JPEG to look at (live previews, thumbnails): at most `long_side` px, 8 bits, sRGB.
+    image: (1, 3, H, W) in [0, 1], or a Pillow image."""
+    picture = image.convert("RGB") if isinstance(image, Image.Image) else Image.fromarray(to_array(image, 8), "RGB")
+    picture.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)  # never enlarges
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality, icc_profile=srgb_profile().tobytes())
+    return buffer.getvalue()
+
+
 def encode_png16(array: np.ndarray, icc: bytes | None = None, *, level: int = 6) -> bytes:
     """A 16-bit RGB PNG (PNG spec, ISO/IEC 15948) from an (H, W, 3) uint16 array.
 

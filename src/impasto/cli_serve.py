@@ -1,0 +1,97 @@
+"""`impasto serve` (edge): the web page on uvicorn, with its limits, data folder and token."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import typer
+
+from .cli_run import EXIT_BAD_INPUT, fail
+from .web.settings import MB, ServerSettings
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServerSettings)}  # defaults live in settings.py
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+
+
+def is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port(host: str, port: int) -> None:
+    """A one-line error now, rather than uvicorn's log lines later, when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            fail(f"cannot listen on {host}:{port} ({err.strerror or err})")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but loopback needs a token."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    data_dir: Path | None = typer.Option(None, help="Folder of jobs and results \\[default: the user cache "
+                                         "folder, e.g. ~/.cache/impasto/web]."),
+    token: str | None = typer.Option(None, envvar="IMPASTO_TOKEN", help="Bearer token every API call needs "
+                                     "(also from $IMPASTO_TOKEN). Off loopback, a random one is made if none is given."),
+    max_upload_mb: float = typer.Option(_DEFAULTS["max_upload_bytes"] / MB, min=0.1,
+                                        help="Upload limit per job, all images together, in MB."),
+    max_pixels: int = typer.Option(_DEFAULTS["max_pixels"], min=1, help="Pixel limit per input image."),
+    max_size: int = typer.Option(_DEFAULTS["max_size"], min=32, help="Largest result, long side in px."),
+    max_queue: int = typer.Option(_DEFAULTS["max_queue"], min=1, help="Jobs that may wait in the queue."),
+) -> None:
+    """Serve the web page: upload a photo and paintings, watch it paint live, download the result.
+
+    Needs the web extra: pip install 'impasto\\[web]'. The API's documentation is at /docs.
+    """
+    try:
+        import uvicorn
+
+        from .web.app import create_app
+        from .web.settings import default_data_dir
+    except ImportError as err:
+        fail(f"impasto serve needs the web extra ({err.name} is missing): pip install 'impasto[web]'")
+    from .cli_run import setup_logging
+    from .system import tune_allocator
+
+    setup_logging(quiet=False, debug=False)
+    tune_allocator()
+    loopback = is_loopback(host)
+    made_token = False
+    if not loopback and not token:
+        token, made_token = secrets.token_urlsafe(24), True
+    try:
+        folder = (data_dir or default_data_dir()).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"data folder {folder} is not writable")
+        settings = ServerSettings(data_dir=folder, max_upload_bytes=int(max_upload_mb * MB),
+                                  max_pixels=max_pixels, max_size=max_size, max_queue=max_queue, token=token)
+    except OSError as err:
+        fail(f"data folder {data_dir or default_data_dir()}: {err.strerror or err}")
+    except ValueError as err:
+        fail(str(err))
+    _check_port(host, port)
+    shown = "localhost" if loopback else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    if not loopback:
+        typer.echo(f"impasto: warning: listening on {host}, beyond this machine: anyone who can reach it "
+                   "and has the token can run jobs" + (" (a random token was made; pass --token to choose one)"
+                                                       if made_token else ""), err=True)
+    typer.echo(f"impasto: serving on {url}  (data in {folder}; Ctrl-C stops)", err=True)
+    app = create_app(settings, allowed_hosts=list(_LOOPBACK_NAMES) if host in _LOOPBACK_NAMES else None)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    except SystemExit as err:  # uvicorn exits 1 when it cannot start
+        raise typer.Exit(EXIT_BAD_INPUT if err.code else 0) from None

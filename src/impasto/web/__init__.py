@@ -1,0 +1,4 @@
+"""The web page (edge): `impasto serve`, a FastAPI app with a static page and a job queue.
+
+Installed with the web extra: `pip install 'impasto[web]'`. Nothing here is imported by the core.
+"""

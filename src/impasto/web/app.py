@@ -1,0 +1,233 @@
+"""The web app: a static page, a JSON API over the job queue, and live progress as Server-Sent Events.
+
+    POST   /api/jobs                 multipart: content | content_sample, styles | style_samples, options
+    GET    /api/jobs                 every job of this server, newest first
+    GET    /api/jobs/{id}            one job's state, queue position and progress
+    GET    /api/jobs/{id}/events     the same, as an event stream: one event per change, until it ends
+    GET    /api/jobs/{id}/preview    the live preview (JPEG)
+    GET    /api/jobs/{id}/result     the result (PNG); ?download=1 to save it
+    DELETE /api/jobs/{id}            cancel a queued or running job; delete a finished one
+
+Errors are JSON `{"error": "one line"}` with a 4xx status. The OpenAPI page is /docs, served
+from local files like everything else: the page works with no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from .guard import Guard
+from .jobs import FINISHED, Job, JobStore, QueueFullError
+from .settings import JobOptions, ServerSettings, option_defaults
+from .uploads import SAMPLES, InputError, Upload, create_job, sample_thumbnail
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+EVENT_POLL = 0.1  # seconds between looks at a job for its event stream
+KEEPALIVE = 15.0
+
+
+def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = None, run_jobs: bool = True) -> FastAPI:
+    """The ASGI app. allowed_hosts: Host names to accept (against DNS rebinding; None: any).
+    run_jobs=False queues jobs without running them (for tests of the queue itself)."""
+    store = JobStore(settings.data_dir, max_queue=settings.max_queue)
+    worker = Worker(store, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.load()
+        if run_jobs:
+            worker.start()
+        yield
+        if run_jobs:
+            await asyncio.to_thread(worker.stop)
+
+    app = FastAPI(title="impasto", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Neural style transfer: upload a photo and paintings, watch it paint, keep the result.")
+    app.state.store, app.state.worker, app.state.settings = store, worker, settings
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
+
+    def find(job_id: str) -> Job:
+        try:
+            return store.get(job_id)
+        except KeyError:
+            raise HTTPException(404, f"no such job: {job_id[:40]}") from None
+
+    def job_file(job_id: str, name: str, media_type: str, **kwargs) -> FileResponse:
+        job = find(job_id)
+        path = store.folder(job.id) / name
+        if not path.is_file():
+            raise HTTPException(404, f"job {job.id} has no {name.split('.')[0]} ({job.state})")
+        return FileResponse(path, media_type=media_type, **kwargs)
+
+    # --- the page ------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    @app.get("/jobs/{job_id}", include_in_schema=False)
+    def page(job_id: str | None = None) -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    try:
+        import swagger_ui_bundle
+
+        app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+    except ImportError:  # the docs page needs the web extra's swagger-ui-bundle
+        swagger_ui_bundle = None
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        if swagger_ui_bundle is None:
+            raise HTTPException(404, "the API page needs swagger-ui-bundle (pip install 'impasto[web]')")
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="impasto API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
+
+    # --- the API -------------------------------------------------------------------------------
+    @app.get("/api/health")
+    async def health() -> dict:
+        return {"status": "ok", "version": __version__, **store.counts()}
+
+    @app.get("/api/options")
+    def options() -> dict:
+        """Each preset's defaults, the choices and this server's limits: what the form offers."""
+        return option_defaults(settings)
+
+    @app.get("/api/samples")
+    def samples() -> list[dict]:
+        return [{"name": n, "title": t, "kind": k} for n, (t, k) in SAMPLES.items()]
+
+    @app.get("/api/samples/{name}", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    def sample(name: str) -> Response:
+        if name not in SAMPLES:
+            raise HTTPException(404, f"no such sample: {name[:40]}")
+        return Response(sample_thumbnail(name), media_type="image/jpeg",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.post("/api/jobs", status_code=201)
+    def submit(
+        content: Annotated[UploadFile | None, File(description="The photo (or give content_sample)")] = None,
+        styles: Annotated[list[UploadFile], File(description="One or more paintings")] = [],  # noqa: B006
+        content_sample: Annotated[str | None, Form(description=f"One of {', '.join(SAMPLES)}")] = None,
+        style_samples: Annotated[list[str], Form(description="Bundled paintings, by name")] = [],  # noqa: B006
+        size: Annotated[int | None, Form(description="Long side of the result, px")] = None,
+        iterations: Annotated[int | None, Form(description="Steps at the first scale")] = None,
+        style_strength: Annotated[float, Form(description="Times the preset's style weight")] = 1.0,
+        preserve_color: Annotated[Literal["none", "luminance", "histogram"] | None, Form()] = None,
+        preset: Annotated[str, Form()] = "default",
+        seed: Annotated[int | None, Form()] = None,
+    ) -> dict:
+        """Queue a job. 201 with the job; 413 over the upload limit; 422 for a bad image or option;
+        429 when the queue is full."""
+        photo = Upload(content.filename or "", content.file) if content is not None else content_sample
+        paintings = [Upload(f.filename or "", f.file) for f in styles] + list(style_samples)
+        options = JobOptions(size=size, iterations=iterations, style_strength=style_strength,
+                             preserve_color=preserve_color, preset=preset, seed=seed)
+        try:
+            job = create_job(store, settings, options, photo, paintings)
+        except InputError as err:
+            raise HTTPException(422, str(err)) from None
+        except QueueFullError as err:
+            raise HTTPException(429, str(err), headers={"Retry-After": "30"}) from None
+        return store.public(job.id)
+
+    @app.get("/api/jobs")
+    def jobs() -> list[dict]:
+        return store.listing()
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: str) -> dict:
+        return store.public(find(job_id).id)
+
+    @app.get("/api/jobs/{job_id}/events", response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}}})
+    async def events(job_id: str) -> StreamingResponse:
+        """`event: job` with the job's JSON at every change (step, queue position, state), ending
+        after the job finishes; `event: gone` if it is deleted."""
+        find(job_id)
+
+        async def stream() -> AsyncIterator[str]:
+            last, quiet, seq = None, 0.0, 0
+            while True:
+                try:
+                    now = store.public(job_id)
+                except KeyError:
+                    yield "event: gone\ndata: {}\n\n"
+                    return
+                if now != last:
+                    seq += 1
+                    yield f"id: {seq}\nevent: job\ndata: {json.dumps(now)}\n\n"
+                    last, quiet = now, 0.0
+                    if now["state"] in FINISHED:
+                        return
+                elif quiet >= KEEPALIVE:
+                    yield ": keep-alive\n\n"
+                    quiet = 0.0
+                await asyncio.sleep(EVENT_POLL)
+                quiet += EVENT_POLL
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/jobs/{job_id}/preview", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    def preview(job_id: str) -> Response:
+        job = find(job_id)
+        data = job.preview
+        if data is None:
+            thumb = store.folder(job.id) / "thumb.jpg"  # after a restart: the finished result's thumbnail
+            if not thumb.is_file():
+                raise HTTPException(404, f"job {job.id} has no preview yet ({job.state})")
+            data = thumb.read_bytes()
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/jobs/{job_id}/thumbnail", response_class=FileResponse)
+    def thumbnail(job_id: str) -> FileResponse:
+        return job_file(job_id, "thumb.jpg", "image/jpeg")
+
+    @app.get("/api/jobs/{job_id}/result", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+    def result(job_id: str, download: bool = False) -> FileResponse:
+        return job_file(job_id, "result.png", "image/png", filename=f"impasto-{job_id[:8]}.png",
+                        content_disposition_type="attachment" if download else "inline")
+
+    @app.delete("/api/jobs/{job_id}")
+    def cancel(job_id: str) -> dict:
+        """A queued job is cancelled, a running one stops at its next step, a finished one is deleted."""
+        find(job_id)
+        try:
+            return {"id": job_id, "status": store.cancel(job_id)}
+        except KeyError:  # deleted meanwhile
+            raise HTTPException(404, f"no such job: {job_id}") from None
+
+    app.add_middleware(Guard, max_body=settings.max_upload_bytes, token=settings.token)
+    if allowed_hosts is not None:  # added last: the outermost check
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    return app

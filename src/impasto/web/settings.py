@@ -1,0 +1,111 @@
+"""The server's own settings (limits, data folder, token) and the options a job may set.
+
+A job's options become a `StyleConfig` through `StyleConfig.preset`: the page and the API leave
+out what the user did not set, so every default stays in config.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, get_args
+
+from ..config import MIN_SIZE, PRESETS, PreserveColor, StyleConfig
+
+MB = 1 << 20
+
+
+def default_data_dir() -> Path:
+    """The user's cache folder: $XDG_CACHE_HOME or ~/.cache on Linux, ~/Library/Caches on macOS,
+    %LOCALAPPDATA% on Windows; `impasto/web` inside it."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "impasto" / "web"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What one `impasto serve` allows. Over a limit, a request gets a 4xx JSON error."""
+
+    data_dir: Path
+    max_upload_bytes: int = 25 * MB  # one job's request: the photo and every painting together
+    max_pixels: int = 50_000_000  # per input image, read from its header before decoding
+    max_size: int = 2048  # longest side of a result
+    max_iterations: int = 2000  # steps at the first scale
+    max_styles: int = 8
+    max_queue: int = 32  # jobs waiting, not counting the one running
+    token: str | None = None  # when set, every API call needs it (bearer header or the page's cookie)
+    preview_interval: float = 0.5  # seconds between live previews (the first and last step always send one)
+    preview_size: int = 768  # longest side of a live preview
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+        for name in ("max_upload_bytes", "max_pixels", "max_size", "max_iterations", "max_styles", "max_queue"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if self.max_size < MIN_SIZE:
+            raise ValueError(f"max_size must be >= {MIN_SIZE}; got {self.max_size}")
+        if self.token is not None and len(self.token) < 8:
+            raise ValueError("the token must have at least 8 characters")
+
+
+STRENGTH_RANGE = (0.01, 100.0)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What a job may choose. None: the preset's value. style_strength multiplies the preset's
+    style weight, so that 1 is each preset's own balance."""
+
+    size: int | None = None
+    iterations: int | None = None
+    style_strength: float = 1.0
+    preserve_color: str | None = None
+    preset: str = "default"
+    seed: int | None = None
+
+    def check(self, settings: ServerSettings) -> None:
+        """ValueError naming the first option out of this server's bounds."""
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {self.preset!r}")
+        if self.preserve_color is not None and self.preserve_color not in get_args(PreserveColor):
+            raise ValueError(f"preserve_color must be one of {', '.join(get_args(PreserveColor))}; "
+                             f"got {self.preserve_color!r}")
+        bounds = {"size": (MIN_SIZE, settings.max_size), "iterations": (1, settings.max_iterations),
+                  "style_strength": STRENGTH_RANGE, "seed": (0, 2**63 - 1)}
+        for name, (low, high) in bounds.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"{name} must be between {low} and {high}; got {value}")
+
+    def config(self) -> StyleConfig:
+        base = StyleConfig.preset(self.preset)
+        overrides: dict[str, Any] = {k: v for k, v in {
+            "size": self.size, "iterations": self.iterations, "preserve_color": self.preserve_color,
+            "seed": self.seed}.items() if v is not None}
+        if self.style_strength != 1.0:
+            overrides["style_weight"] = base.style_weight * self.style_strength
+        return StyleConfig.preset(self.preset, **overrides)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def option_defaults(settings: ServerSettings) -> dict[str, Any]:
+    """What the page needs to draw its form: each preset's defaults, and this server's bounds."""
+    return {
+        "presets": {name: {"size": c.size, "iterations": c.iterations, "seed": c.seed,
+                           "preserve_color": c.preserve_color}
+                    for name, c in ((n, StyleConfig.preset(n)) for n in PRESETS)},
+        "preserve_color": list(get_args(PreserveColor)),
+        "bounds": {"size": [MIN_SIZE, settings.max_size], "iterations": [1, settings.max_iterations],
+                   "style_strength": list(STRENGTH_RANGE)},
+        "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
+                   "max_styles": settings.max_styles, "max_queue": settings.max_queue},
+    }

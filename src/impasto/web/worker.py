@@ -1,0 +1,83 @@
+"""The one worker thread: runs queued jobs in order, one at a time, on the run's device.
+
+Progress comes through the API's callback after every step; a live preview is encoded at most
+every `preview_interval` seconds (and at the first and last step). Cancelling is a flag that the
+next step's callback turns into an exception, so a run stops within one step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from ..api import prepare, render
+from ..image_write import encode_preview, save_image
+from ..optimize import NonFiniteLossError, Progress
+from .jobs import CANCELLED, DONE, FAILED, QUEUED, Job, JobStore
+from .settings import ServerSettings
+from .uploads import relabel
+
+log = logging.getLogger(__name__)
+
+THUMB_SIZE = 320
+
+
+class _Stopped(Exception):
+    """Raised in the progress callback: the job was cancelled, or the server is shutting down."""
+
+
+class Worker(threading.Thread):
+    def __init__(self, store: JobStore, settings: ServerSettings) -> None:
+        super().__init__(name="impasto-worker", daemon=True)
+        self.store, self.settings = store, settings
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            job = self.store.next(timeout=0.5)
+            if job is not None:
+                self._run(job)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current step; the job it ran is queued again for the next start."""
+        self._stopping.set()
+        self.join(timeout)
+
+    def _run(self, job: Job) -> None:
+        store, settings = self.store, self.settings
+        folder = store.folder(job.id)
+        last_preview = [0.0]
+
+        def on_step(p: Progress) -> None:
+            if job.cancel_requested or self._stopping.is_set():
+                raise _Stopped
+            progress = {"step": p.step, "total": p.total, "scale": p.scale, "scales": p.scales, "width": p.width,
+                        "height": p.height, "done": round(p.done, 4), "elapsed": round(p.elapsed, 2),
+                        "loss": p.loss}
+            now = time.monotonic()
+            preview = None
+            if p.step in (1, p.total) or now - last_preview[0] >= settings.preview_interval:
+                preview, last_preview[0] = encode_preview(p.image, settings.preview_size), now
+            store.report(job, progress, preview)
+
+        try:
+            run = prepare(folder / "content", [folder / f for f in job.style_files], config=job.options.config(), max_pixels=settings.max_pixels)
+            result = render(run, callback=on_step)
+            save_image(result, folder / "result.png")
+            (folder / "thumb.jpg").write_bytes(encode_preview(result, THUMB_SIZE))
+            store.report(job, job.progress, encode_preview(result, settings.preview_size))
+            store.finish(job, DONE, result_size=(result.shape[-1], result.shape[-2]))
+        except _Stopped:
+            if self._stopping.is_set() and not job.cancel_requested:
+                store.finish(job, QUEUED)  # the server stops: run it again on the next start
+            else:
+                store.finish(job, CANCELLED)
+        except ValueError as err:  # an input that passed the upload checks but fails here
+            store.finish(job, FAILED, error=relabel(str(err), folder, job))
+        except NonFiniteLossError as err:
+            store.finish(job, FAILED, error=str(err))
+        except Exception as err:  # the server goes on with the next job
+            log.exception("job %s failed", job.id)
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            store.finish(job, FAILED, error=f"internal error: {type(err).__name__}: {text}")
