@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-quick clean
+.PHONY: install demo serve test lint bench bench-quick bench-web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 	@mkdir -p out
 	$(BIN)/impasto stylize examples/tubingen.jpg examples/starry_night.jpg -o out/demo.png --force
 
+# The web page on http://127.0.0.1:8000/ (see README, Web page).
+serve: $(STAMP)
+	$(BIN)/impasto serve
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
@@ -27,6 +31,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --json bench.json
 	$(BIN)/python benchmarks/highres.py run --size 2048 --json bench-highres.json
+	$(BIN)/python benchmarks/web_load.py --json bench-web.json
+
+# 20 jobs submitted at once to a real `impasto serve`, with the health endpoint timed meanwhile.
+bench-web: $(STAMP)
+	$(BIN)/python benchmarks/web_load.py --json bench-web.json
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --quick --json bench.json
@@ -35,4 +44,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) out build src/*.egg-info .pytest_cache bench.json bench-highres.json
+	rm -rf $(VENV) out build src/*.egg-info .pytest_cache bench.json bench-highres.json bench-web.json

@@ -185,3 +185,13 @@ def test_pil_images_save_at_16_bits_as_exact_multiples(tmp_path):
     path = save_image(noise_image(20, 10), tmp_path / "pil.tif", bit_depth=16)
     array = tifffile.imread(path)
     assert array.dtype == np.uint16 and np.array_equal(array, np.asarray(noise_image(20, 10)).astype(np.uint16) * 257)
+
+
+def test_a_pixel_limit_is_checked_on_the_header_before_decoding(tmp_path):
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (300, 200)).save(path)
+    with pytest.raises(ValueError, match=r"wide\.png: 300x200 px is over the limit of 59,999 pixels$"):
+        open_image(path, max_pixels=59_999)
+    assert open_image(path, max_pixels=60_000).size == (300, 200)
+    with pytest.raises(ValueError, match="image: 300x200 px is over the limit"):
+        open_image(Image.new("RGB", (300, 200)), max_pixels=1000)
