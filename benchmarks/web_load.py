@@ -40,9 +40,10 @@ def free_port() -> int:
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    log = (data_dir / "server.log").open("wb")  # a file, not a pipe that nobody reads
     process = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
-                                "--data-dir", str(data_dir), "--max-queue", "64"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+                                "--data-dir", str(data_dir / "data"), "--max-queue", "64"],
+                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 60
     while time.monotonic() < end:
@@ -52,7 +53,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise SystemExit(f"the server did not start: {process.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"the server did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
 
 
 def small_png(name: str, long_side: int = 128) -> bytes:

@@ -141,9 +141,15 @@ def test_cancel_stops_a_running_job_and_removes_a_queued_one(server, photo, pain
     stopped = wait(client, long["id"])
     assert stopped["state"] == "cancelled" and stopped["progress"]["step"] < 2000
     assert client.get(f"/api/jobs/{long['id']}/result").status_code == 404
+    assert client.delete(f"/api/jobs/{long['id']}").json()["status"] == "cancelled"  # a second click: harmless
     assert wait(client, last["id"])["state"] == "done"  # the queue goes on after a cancel
-    assert client.delete(f"/api/jobs/{last['id']}").json()["status"] == "deleted"  # a finished job: removed
+    # A cancel that comes too late never costs the result; deleting it takes ?purge=1.
+    late = client.delete(f"/api/jobs/{last['id']}")
+    assert late.status_code == 409 and "already finished (done)" in late.json()["error"]
+    assert client.get(f"/api/jobs/{last['id']}/result").status_code == 200
+    assert client.delete(f"/api/jobs/{last['id']}", params={"purge": 1}).json()["status"] == "deleted"
     assert client.get(f"/api/jobs/{last['id']}").status_code == 404
+    assert client.get(f"/api/jobs/{last['id']}/result").status_code == 404
 
 
 @pytest.mark.slow
@@ -177,7 +183,9 @@ def test_a_restart_keeps_finished_results_and_queued_jobs(tmp_path, photo, paint
         again = client.get(f"/api/jobs/{done['id']}").json()
         assert again["state"] == "done" and again["result_size"] == [64, 48]
         assert client.get(f"/api/jobs/{done['id']}/result").content == result
-        assert client.get(f"/api/jobs/{done['id']}/preview").status_code == 200  # from the thumbnail
+        assert again["preview"] >= 1  # the page shows the last preview, saved with the result
+        preview = client.get(f"/api/jobs/{done['id']}/preview")
+        assert preview.status_code == 200 and Image.open(io.BytesIO(preview.content)).size == (64, 48)
         failed = client.get(f"/api/jobs/{crashed['id']}").json()
         assert failed["state"] == "failed" and "stopped while this job ran (at step 3/8)" in failed["error"]
         assert wait(client, queued["id"])["state"] == "done"  # queued before the restart, run after it
@@ -213,3 +221,26 @@ def test_the_form_options_come_from_the_config_and_the_servers_limits(server):
     assert options["presets"]["default"]["size"] == 512 and options["presets"]["gatys2015"]["iterations"] == 500
     assert options["bounds"]["size"] == [32, 1024]
     assert options["preserve_color"] == ["none", "luminance", "histogram"]
+
+
+@pytest.mark.slow
+def test_a_failed_job_says_why_and_the_queue_goes_on(server, photo, painting, tmp_path):
+    client = server(run_jobs=False)
+    broken = submit(client, photo, painting)
+    fine = submit(client, photo, painting)
+    # The painting's file turns unreadable after the upload was checked (a disk fault, say).
+    (tmp_path / "data" / "jobs" / broken["id"] / "style-1").write_bytes(b"garbage")
+    client.app.state.worker.start()
+    failed = wait(client, broken["id"])
+    assert failed["state"] == "failed"
+    assert failed["error"] == "painting 1 (painting.png): not an image file that Pillow can read"
+    assert wait(client, fine["id"])["state"] == "done"
+    assert client.get("/api/health").json()["status"] == "ok"
+
+
+def test_health_says_so_when_the_worker_has_stopped(server):
+    client = server()
+    assert client.get("/api/health").status_code == 200
+    client.app.state.worker.stop()
+    response = client.get("/api/health")
+    assert response.status_code == 503 and response.json()["status"] == "worker stopped"

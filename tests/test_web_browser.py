@@ -111,3 +111,26 @@ def test_a_size_over_the_servers_limit_is_stopped_on_the_page(page, base_url):
     page.fill("#size", "99999")
     page.click("#start")
     assert page.inner_text("#form-error") == "Size must be a whole number from 32 to 2048."
+
+
+def test_the_queue_place_and_cancel_on_the_page(browser, base_url):
+    first, second = browser.new_page(), browser.new_page()
+    for page in (first, second):
+        page.goto(base_url)
+        page.wait_for_selector("#content-samples .sample")
+        page.click("#content-samples .sample >> nth=0")
+        page.click("#style-samples .sample >> nth=0")
+        page.fill("#size", "64")
+        page.fill("#iterations", "2000")
+        page.click("#start")
+        page.wait_for_url(re.compile(r"/jobs/[0-9a-f]{32}$"))
+    first.wait_for_function("/Painting · step/.test(document.getElementById('status').textContent)", timeout=60_000)
+    second.wait_for_function("document.getElementById('status').textContent === 'Waiting: next in line'")
+    second.click("#cancel")
+    second.wait_for_function("document.getElementById('status').textContent === 'Cancelled'")
+    assert second.locator("#cancel").is_hidden() and second.locator("#download").is_hidden()
+    first.click("#cancel")
+    first.wait_for_function("document.getElementById('status').textContent === 'Cancelled'", timeout=30_000)
+    assert first.locator("#preview").is_visible()  # where it got to stays on the page
+    for page in (first, second):
+        page.close()

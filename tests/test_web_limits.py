@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
+from impasto.cli_serve import is_loopback, listening
 from impasto.web.app import create_app
 from impasto.web.jobs import JobStore
 from impasto.web.settings import ServerSettings
@@ -54,7 +55,7 @@ def nothing_queued(client: TestClient) -> bool:
 def test_an_upload_over_the_limit_is_refused_before_it_is_read(server):
     client = server(max_upload_bytes=100_000)
     big = bytes(200_000)
-    assert "limit of 0 MB per job" in error(post(client, big, (png(64, 64),)), 413)
+    assert error(post(client, big, (png(64, 64),)), 413) == "the upload is over this server's limit of 97.7 KB per job"
     # a chunked body (no Content-Length) is cut off once it passes the limit
     chunks = (bytes(16_384) for _ in range(20))
     response = client.post("/api/jobs", content=chunks, headers={"content-type": "multipart/form-data; boundary=x"})
@@ -124,13 +125,24 @@ def test_a_full_queue(server):
     assert client.get("/api/health").json()["queued"] == 2
 
 
-@pytest.mark.parametrize("job_id", ["0" * 32, "nope", "..", "%2e%2e", "..%2F..%2Fetc%2Fpasswd",
-                                    "..%2F..%2F..%2F..%2Fetc%2Fpasswd%00"])
+# These reach the job handlers: the server decodes them to "..", "../../etc/passwd" (a backslash
+# path), "\n.." and so on, which the id check refuses before any path is made.
+@pytest.mark.parametrize(("job_id", "shown"), [
+    ("0" * 32, "'" + "0" * 32 + "'"), ("nope", "'nope'"), ("%2e%2e", "'..'"),
+    ("..%5C..%5Cetc%5Cpasswd", "'..\\\\..\\\\etc\\\\passwd'"), ("%0A..%00", "'..'"),
+    ("a" * 60, "'" + "a" * 40 + "...'"),
+])
 @pytest.mark.parametrize("tail", ["", "/result", "/preview", "/thumbnail", "/events"])
-def test_unknown_and_path_traversal_ids_find_nothing(server, job_id, tail):
-    response = server().get(f"/api/jobs/{job_id}{tail}")
-    assert response.status_code == 404
-    assert "root:" not in response.text and response.headers["content-type"] == "application/json"
+def test_unknown_and_path_traversal_ids_find_nothing(server, job_id, shown, tail):
+    assert error(server().get(f"/api/jobs/{job_id}{tail}"), 404) == f"no such job: {shown}"
+
+
+# Slashes, encoded or not, never reach a job handler: no route has a slash in its id.
+@pytest.mark.parametrize("path", ["/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/..%2F..%2Fetc%2Fpasswd/result",
+                                  "/api/jobs/%2e%2e/%2e%2e/etc/passwd"])
+def test_slashes_in_ids_match_no_route(server, path):
+    response = server().get(path)
+    assert response.status_code == 404 and "root:" not in response.text
 
 
 def test_path_traversal_through_static_files_and_delete(server):
@@ -140,6 +152,7 @@ def test_path_traversal_through_static_files_and_delete(server):
         response = client.get(path)
         assert response.status_code == 404 and "root:" not in response.text
     assert error(client.delete("/api/jobs/..%2F..%2Fjobs"), 404)
+    assert error(client.delete("/api/jobs/%2e%2e", params={"purge": 1}), 404) == "no such job: '..'"
 
 
 def test_an_uploaded_name_is_never_a_path(server, tmp_path):
@@ -185,10 +198,35 @@ def test_cross_site_posts_and_deletes_are_refused(server):
 
 
 def test_a_loopback_server_refuses_other_host_names(tmp_path):
-    app = create_app(ServerSettings(data_dir=tmp_path), allowed_hosts=["127.0.0.1", "localhost"], run_jobs=False)
+    app = create_app(ServerSettings(data_dir=tmp_path), allowed_hosts=listening("::1", 8000, None).allowed_hosts,
+                     run_jobs=False)
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        assert client.get("/api/health").status_code == 200
-        assert client.get("/api/health", headers={"Host": "attacker.example"}).status_code == 400  # DNS rebinding
+        for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST"):
+            assert client.get("/api/health", headers={"Host": host}).status_code == 200, host
+        for host in ("attacker.example", "attacker.example:8000", "127.0.0.1.nip.io:8000", ""):
+            response = client.get("/api/health", headers={"Host": host})
+            assert error(response, 400) == "this server answers only to its own address"  # DNS rebinding
+
+
+def test_where_the_server_listens_decides_its_token_link_and_host_names():
+    local = listening("127.0.0.1", 8000, None)
+    assert (local.token, local.made_token, local.url) == (None, False, "http://127.0.0.1:8000/")
+    assert local.allowed_hosts == ["localhost", "127.0.0.1", "127.0.0.1"]
+    six = listening("::1", 8080, "chosen-token")
+    assert six.url == "http://[::1]:8080/?token=chosen-token" and "::1" in six.allowed_hosts
+    assert listening("127.0.0.2", 80, None).allowed_hosts[-1] == "127.0.0.2"
+    wide = listening("0.0.0.0", 8000, None)
+    assert wide.made_token and len(wide.token) >= 32 and wide.allowed_hosts is None
+    assert wide.url == f"http://0.0.0.0:8000/?token={wide.token}"
+    assert listening("0.0.0.0", 8000, None).token != wide.token  # random each time
+    assert listening("::", 8000, "chosen-token").url == "http://[::]:8000/?token=chosen-token"
+    assert not is_loopback("192.168.1.5") and is_loopback("127.8.8.8") and not is_loopback("example.com")
+
+
+@pytest.mark.parametrize("token", ["short", "abc;defgh", "has space in it", "percent%20encoded", "ünïcödé-token"])
+def test_a_token_that_cannot_travel_in_a_link_or_cookie_is_refused(tmp_path, token):
+    with pytest.raises(ValueError, match="at least 8 characters of A-Z"):
+        ServerSettings(data_dir=tmp_path, token=token)
 
 
 def test_the_api_page_is_served_from_local_files(server):
@@ -219,3 +257,33 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path):
     assert len(result.output.strip().splitlines()) == 1  # one line, and no "serving on"
     result = runner.invoke(app, ["serve", "--data-dir", str(tmp_path / "file"), "--max-size", "16"])
     assert result.exit_code == 2 and "--max-size" in result.output
+
+
+def test_the_core_never_imports_the_web_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys, impasto.api, impasto.cli; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('fastapi', 'starlette', 'uvicorn') or m == 'impasto.web.app'); print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_job_still_running_at_shutdown_is_handed_back_to_the_front_of_the_queue(tmp_path):
+    from impasto.web.jobs import Job
+    from impasto.web.settings import JobOptions
+
+    store = JobStore(tmp_path, max_queue=4)
+    ids = []
+    for _ in range(2):
+        job_id, staged = store.staging()
+        store.add(Job(job_id, JobOptions(), "photo", ["painting"], ["style-1"]), staged)
+        ids.append(job_id)
+    running = store.next(timeout=0)
+    assert running.id == ids[0] and store.public(ids[1])["position"] == 1
+    store.hand_back_running()  # what Worker.stop does when a step outlasts its wait
+    assert [store.public(i)["position"] for i in ids] == [1, 2]
+    again = JobStore(tmp_path, max_queue=4)
+    again.load()
+    assert [again.public(i)["state"] for i in ids] == ["queued", "queued"]
+    assert again.next(timeout=0).id == ids[0]

@@ -12,10 +12,30 @@ from pathlib import Path
 import typer
 
 from .cli_run import EXIT_BAD_INPUT, fail
+from .config import MIN_SIZE
 from .web.settings import MB, ServerSettings
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServerSettings)}  # defaults live in settings.py
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+
+
+@dataclasses.dataclass(frozen=True)
+class Listening:
+    """How the server presents itself on `host`: its token, the link to open, the Host names it answers."""
+
+    token: str | None
+    made_token: bool  # a random one, since the server is reachable beyond this machine
+    url: str
+    allowed_hosts: list[str] | None  # None: any (off loopback the token guards it)
+
+
+def listening(host: str, port: int, token: str | None) -> Listening:
+    loopback = is_loopback(host)
+    made = not loopback and not token
+    token = secrets.token_urlsafe(24) if made else token
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    return Listening(token, made, url, [*_LOOPBACK_NAMES, host] if loopback else None)
 
 
 def is_loopback(host: str) -> bool:
@@ -48,7 +68,7 @@ def serve(
     max_upload_mb: float = typer.Option(_DEFAULTS["max_upload_bytes"] / MB, min=0.1,
                                         help="Upload limit per job, all images together, in MB."),
     max_pixels: int = typer.Option(_DEFAULTS["max_pixels"], min=1, help="Pixel limit per input image."),
-    max_size: int = typer.Option(_DEFAULTS["max_size"], min=32, help="Largest result, long side in px."),
+    max_size: int = typer.Option(_DEFAULTS["max_size"], min=MIN_SIZE, help="Largest result, long side in px."),
     max_queue: int = typer.Option(_DEFAULTS["max_queue"], min=1, help="Jobs that may wait in the queue."),
 ) -> None:
     """Serve the web page: upload a photo and paintings, watch it paint live, download the result.
@@ -67,30 +87,25 @@ def serve(
 
     setup_logging(quiet=False, debug=False)
     tune_allocator()
-    loopback = is_loopback(host)
-    made_token = False
-    if not loopback and not token:
-        token, made_token = secrets.token_urlsafe(24), True
+    where = listening(host, port, token)
     try:
         folder = (data_dir or default_data_dir()).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise ValueError(f"data folder {folder} is not writable")
         settings = ServerSettings(data_dir=folder, max_upload_bytes=int(max_upload_mb * MB),
-                                  max_pixels=max_pixels, max_size=max_size, max_queue=max_queue, token=token)
+                                  max_pixels=max_pixels, max_size=max_size, max_queue=max_queue, token=where.token)
     except OSError as err:
         fail(f"data folder {data_dir or default_data_dir()}: {err.strerror or err}")
     except ValueError as err:
         fail(str(err))
     _check_port(host, port)
-    shown = "localhost" if loopback else host
-    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    if not loopback:
+    if where.allowed_hosts is None:
         typer.echo(f"impasto: warning: listening on {host}, beyond this machine: anyone who can reach it "
                    "and has the token can run jobs" + (" (a random token was made; pass --token to choose one)"
-                                                       if made_token else ""), err=True)
-    typer.echo(f"impasto: serving on {url}  (data in {folder}; Ctrl-C stops)", err=True)
-    app = create_app(settings, allowed_hosts=list(_LOOPBACK_NAMES) if host in _LOOPBACK_NAMES else None)
+                                                       if where.made_token else ""), err=True)
+    typer.echo(f"impasto: serving on {where.url}  (data in {folder}; Ctrl-C stops)", err=True)
+    app = create_app(settings, allowed_hosts=where.allowed_hosts)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     except SystemExit as err:  # uvicorn exits 1 when it cannot start

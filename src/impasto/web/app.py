@@ -6,7 +6,7 @@
     GET    /api/jobs/{id}/events     the same, as an event stream: one event per change, until it ends
     GET    /api/jobs/{id}/preview    the live preview (JPEG)
     GET    /api/jobs/{id}/result     the result (PNG); ?download=1 to save it
-    DELETE /api/jobs/{id}            cancel a queued or running job; delete a finished one
+    DELETE /api/jobs/{id}            cancel a queued or running job; ?purge=1 deletes a finished one
 
 Errors are JSON `{"error": "one line"}` with a 4xx status. The OpenAPI page is /docs, served
 from local files like everything else: the page works with no network.
@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from .guard import Guard
-from .jobs import FINISHED, Job, JobStore, QueueFullError
+from .jobs import FINISHED, Job, JobStateError, JobStore, QueueFullError
 from .settings import JobOptions, ServerSettings, option_defaults
 from .uploads import SAMPLES, InputError, Upload, create_job, sample_thumbnail
 from .worker import Worker
@@ -54,7 +54,7 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         if run_jobs:
             worker.start()
         yield
-        if run_jobs:
+        if worker.is_alive():  # also when a test started it by hand
             await asyncio.to_thread(worker.stop)
 
     app = FastAPI(title="impasto", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -75,14 +75,24 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         try:
             return store.get(job_id)
         except KeyError:
-            raise HTTPException(404, f"no such job: {job_id[:40]}") from None
+            raise HTTPException(404, f"no such job: {shown(job_id)}") from None
 
-    def job_file(job_id: str, name: str, media_type: str, **kwargs) -> FileResponse:
+    def public(job_id: str) -> dict:
+        try:
+            return store.public(job_id)
+        except KeyError:  # deleted meanwhile
+            raise HTTPException(404, f"no such job: {shown(job_id)}") from None
+
+    def job_file(job_id: str, names: tuple[str, ...], media_type: str, headers: dict | None = None) -> Response:
+        """The first of `names` in the job's folder, read whole (a result is a few MB): a file
+        deleted between a check and the send cannot break the answer."""
         job = find(job_id)
-        path = store.folder(job.id) / name
-        if not path.is_file():
-            raise HTTPException(404, f"job {job.id} has no {name.split('.')[0]} ({job.state})")
-        return FileResponse(path, media_type=media_type, **kwargs)
+        for name in names:
+            try:
+                return Response((store.folder(job.id) / name).read_bytes(), media_type=media_type, headers=headers)
+            except OSError:
+                continue
+        raise HTTPException(404, f"job {job.id} has no {names[0].split('.')[0]} ({job.state})")
 
     # --- the page ------------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -112,8 +122,11 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
 
     # --- the API -------------------------------------------------------------------------------
     @app.get("/api/health")
-    async def health() -> dict:
-        return {"status": "ok", "version": __version__, **store.counts()}
+    async def health() -> JSONResponse:
+        """200 while the worker runs; 503 if it has stopped (the queue would never move)."""
+        ok = worker.is_alive() or not run_jobs
+        return JSONResponse({"status": "ok" if ok else "worker stopped", "version": __version__, **store.counts()},
+                            status_code=200 if ok else 503)
 
     @app.get("/api/options")
     def options() -> dict:
@@ -127,7 +140,7 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
     @app.get("/api/samples/{name}", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
     def sample(name: str) -> Response:
         if name not in SAMPLES:
-            raise HTTPException(404, f"no such sample: {name[:40]}")
+            raise HTTPException(404, f"no such sample: {shown(name)}")
         return Response(sample_thumbnail(name), media_type="image/jpeg",
                         headers={"Cache-Control": "public, max-age=86400"})
 
@@ -139,24 +152,28 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         style_samples: Annotated[list[str], Form(description="Bundled paintings, by name")] = [],  # noqa: B006
         size: Annotated[int | None, Form(description="Long side of the result, px")] = None,
         iterations: Annotated[int | None, Form(description="Steps at the first scale")] = None,
-        style_strength: Annotated[float, Form(description="Times the preset's style weight")] = 1.0,
+        style_strength: Annotated[float | None, Form(description="Times the preset's style weight")] = None,
         preserve_color: Annotated[Literal["none", "luminance", "histogram"] | None, Form()] = None,
-        preset: Annotated[str, Form()] = "default",
+        preset: Annotated[str | None, Form()] = None,
         seed: Annotated[int | None, Form()] = None,
     ) -> dict:
         """Queue a job. 201 with the job; 413 over the upload limit; 422 for a bad image or option;
-        429 when the queue is full."""
+        429 when the queue is full; 503 when the server cannot store it."""
         photo = Upload(content.filename or "", content.file) if content is not None else content_sample
         paintings = [Upload(f.filename or "", f.file) for f in styles] + list(style_samples)
-        options = JobOptions(size=size, iterations=iterations, style_strength=style_strength,
-                             preserve_color=preserve_color, preset=preset, seed=seed)
+        given = {"size": size, "iterations": iterations, "style_strength": style_strength,
+                 "preserve_color": preserve_color, "preset": preset, "seed": seed}
+        options = JobOptions(**{k: v for k, v in given.items() if v is not None})  # defaults: settings.py
         try:
             job = create_job(store, settings, options, photo, paintings)
         except InputError as err:
             raise HTTPException(422, str(err)) from None
         except QueueFullError as err:
             raise HTTPException(429, str(err), headers={"Retry-After": "30"}) from None
-        return store.public(job.id)
+        except OSError as err:
+            log.error("cannot store a new job: %s", err)
+            raise HTTPException(503, f"the server cannot store the job ({err.strerror or err})") from None
+        return public(job.id)
 
     @app.get("/api/jobs")
     def jobs() -> list[dict]:
@@ -164,7 +181,7 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
 
     @app.get("/api/jobs/{job_id}")
     def job(job_id: str) -> dict:
-        return store.public(find(job_id).id)
+        return public(job_id)
 
     @app.get("/api/jobs/{job_id}/events", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}}})
@@ -198,36 +215,41 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
 
     @app.get("/api/jobs/{job_id}/preview", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
     def preview(job_id: str) -> Response:
-        job = find(job_id)
-        data = job.preview
-        if data is None:
-            thumb = store.folder(job.id) / "thumb.jpg"  # after a restart: the finished result's thumbnail
-            if not thumb.is_file():
-                raise HTTPException(404, f"job {job.id} has no preview yet ({job.state})")
-            data = thumb.read_bytes()
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
+        """The live preview while it runs; after it, the last one (saved as preview.jpg)."""
+        live = find(job_id).preview
+        if live is not None:
+            return Response(live, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
+        return job_file(job_id, ("preview.jpg", "thumb.jpg"), "image/jpeg", {"Cache-Control": "no-cache"})
 
-    @app.get("/api/jobs/{job_id}/thumbnail", response_class=FileResponse)
-    def thumbnail(job_id: str) -> FileResponse:
-        return job_file(job_id, "thumb.jpg", "image/jpeg")
+    @app.get("/api/jobs/{job_id}/thumbnail", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    def thumbnail(job_id: str) -> Response:
+        return job_file(job_id, ("thumb.jpg",), "image/jpeg")
 
-    @app.get("/api/jobs/{job_id}/result", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
-    def result(job_id: str, download: bool = False) -> FileResponse:
-        return job_file(job_id, "result.png", "image/png", filename=f"impasto-{job_id[:8]}.png",
-                        content_disposition_type="attachment" if download else "inline")
+    @app.get("/api/jobs/{job_id}/result", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    def result(job_id: str, download: bool = False) -> Response:
+        disposition = f'{"attachment" if download else "inline"}; filename="impasto-{find(job_id).id[:8]}.png"'
+        return job_file(job_id, ("result.png",), "image/png", {"Content-Disposition": disposition})
 
     @app.delete("/api/jobs/{job_id}")
-    def cancel(job_id: str) -> dict:
-        """A queued job is cancelled, a running one stops at its next step, a finished one is deleted."""
+    def cancel(job_id: str, purge: bool = False) -> dict:
+        """Cancel: a queued job leaves the queue, a running one stops at its next step (409 for a
+        job already done or failed). With ?purge=1, delete a finished job and its files."""
         find(job_id)
         try:
+            if purge:
+                store.purge(job_id)
+                return {"id": job_id, "status": "deleted"}
             return {"id": job_id, "status": store.cancel(job_id)}
         except KeyError:  # deleted meanwhile
-            raise HTTPException(404, f"no such job: {job_id}") from None
+            raise HTTPException(404, f"no such job: {shown(job_id)}") from None
+        except JobStateError as err:
+            raise HTTPException(409, str(err)) from None
 
-    app.add_middleware(Guard, max_body=settings.max_upload_bytes, token=settings.token)
-    if allowed_hosts is not None:  # added last: the outermost check
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(Guard, max_body=settings.max_upload_bytes, token=settings.token, allowed_hosts=allowed_hosts)
     return app
+
+
+def shown(text: str) -> str:
+    """A request's text, quoted in an error: printable and short, so the message stays one line."""
+    text = "".join(c for c in text if c.isprintable())
+    return repr(text[:40] + ("..." if len(text) > 40 else ""))

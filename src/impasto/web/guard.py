@@ -4,7 +4,9 @@
 - with a token, every /api/ call but the health check needs it: an `Authorization: Bearer` header,
   or the cookie that the page gets by opening `/?token=...` once;
 - a POST or DELETE from another site's page (an Origin that is not this server) is refused, so
-  that no web page the user visits can start or delete jobs here.
+  that no web page the user visits can start or delete jobs here;
+- on loopback, a Host header that names another host is refused (DNS rebinding: a page whose
+  name resolves to 127.0.0.1 would otherwise be "same origin").
 """
 
 from __future__ import annotations
@@ -33,16 +35,32 @@ async def _answer(send: Send, status: int, body: dict[str, Any], headers: list[t
     await send({"type": "http.response.body", "body": data})
 
 
+def host_name(host_header: str) -> str:
+    """The host of a Host header, without its port: "[::1]:8000" -> "::1", "Example:80" -> "example"."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def human_bytes(n: int) -> str:
+    return f"{n / (1 << 20):.3g} MB" if n >= 1 << 20 else f"{n / 1024:.3g} KB"
+
+
 class Guard:
-    def __init__(self, app: Callable[..., Awaitable[None]], *, max_body: int, token: str | None) -> None:
+    def __init__(self, app: Callable[..., Awaitable[None]], *, max_body: int, token: str | None,
+                 allowed_hosts: list[str] | None = None) -> None:
         self.app, self.max_body, self.token = app, max_body + _FORM_SLACK, token
-        self.too_large = f"the upload is over this server's limit of {max_body / (1 << 20):.0f} MB per job"
+        self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self.too_large = f"the upload is over this server's limit of {human_bytes(max_body)} per job"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path, method = scope["path"], scope["method"]
+        if self.allowed_hosts is not None and host_name(headers.get("host", "")) not in self.allowed_hosts:
+            return await _answer(send, 400, {"error": "this server answers only to its own address"})
         if method in ("POST", "PUT", "PATCH", "DELETE") and not _same_origin(headers):
             return await _answer(send, 403, {"error": "cross-site requests are refused"})
         if self.token and path.startswith("/api/") and path not in _OPEN and not self._authorized(headers):

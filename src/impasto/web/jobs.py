@@ -2,7 +2,7 @@
 
 Each job lives in `data_dir/jobs/<id>/` under a random 32-hex-digit id: `job.json` (its state,
 written atomically on every change of state), the inputs under fixed names, and once done
-`result.png` and `thumb.jpg`. Ids from requests are looked up, never joined to a path unchecked.
+`result.png`, `thumb.jpg` and the last preview, `preview.jpg`. Ids from requests are looked up, never joined to a path unchecked.
 On start, finished jobs come back as they were, queued ones are queued again in their order, and
 one that was running when the server stopped is marked failed: it may be what stopped it.
 """
@@ -33,6 +33,10 @@ FINISHED = (DONE, FAILED, CANCELLED)
 
 class QueueFullError(Exception):
     """The queue holds max_queue jobs already."""
+
+
+class JobStateError(Exception):
+    """The job is not in a state that allows this (cancel a finished job, delete an unfinished one)."""
 
 
 @dataclass
@@ -95,8 +99,14 @@ class JobStore:
         folder.mkdir()
         return job_id, folder
 
-    def _save(self, job: Job) -> None:
-        write_atomic(self.folder(job.id) / "job.json", json.dumps(job.record(), indent=1).encode())
+    def _save(self, job: Job, folder: Path | None = None) -> bool:
+        """Write job.json; a failed write (a full disk) is logged, and the job goes on in memory."""
+        try:
+            write_atomic((folder or self.folder(job.id)) / "job.json", json.dumps(job.record(), indent=1).encode())
+        except OSError as err:
+            log.error("cannot save job %s: %s", job.id, err)
+            return False
+        return True
 
     def load(self) -> None:
         """Read the jobs of an earlier run of the server (see the module docstring)."""
@@ -117,20 +127,29 @@ class JobStore:
                                  + (f" (at step {step}/{job.progress.get('total')})" if step else "")
                                  + "; start it again")
                     self._save(job)
+                if (self.folder(job.id) / "preview.jpg").is_file():
+                    job.preview_version = 1  # the last preview, on disk
                 self._jobs[job.id] = job
                 if job.state == QUEUED:
                     self._queue.append(job.id)
             self._changed.notify_all()
 
     # --- queue -------------------------------------------------------------------------------
-    def add(self, job: Job, staged: Path) -> None:
-        """Queue a checked job whose inputs are in `staged`; QueueFullError when the queue is full."""
+    def check_room(self) -> None:
+        """QueueFullError when the queue is full (checked before the uploads are decoded, and again on adding)."""
         with self._changed:
             if len(self._queue) >= self.max_queue:
                 raise QueueFullError(f"the queue is full ({self.max_queue} jobs waiting); try again later")
+
+    def add(self, job: Job, staged: Path) -> None:
+        """Queue a checked job whose inputs are in `staged`. QueueFullError when the queue is full,
+        OSError when its record cannot be written. The rename of the complete folder commits it."""
+        if not self._save(job, staged):
+            raise OSError(f"cannot write the job's record in {self.root}")
+        with self._changed:
+            self.check_room()
             staged.rename(self.folder(job.id))
             self._jobs[job.id] = job
-            self._save(job)
             self._queue.append(job.id)
             self._changed.notify_all()
 
@@ -148,12 +167,24 @@ class JobStore:
 
     def finish(self, job: Job, state: str, *, error: str | None = None,
                result_size: tuple[int, int] | None = None) -> None:
+        """The job's end (or, with QUEUED, its hand-back at shutdown: it runs again first on the next
+        start). The live preview leaves memory; the worker has saved the last one as preview.jpg."""
         with self._changed:
             job.state, job.finished, job.error, job.result_size = state, time.time(), error, result_size
-            if state == QUEUED:  # handed back at shutdown: it runs again on the next start
+            job.preview = None
+            if state == QUEUED:
                 job.started = job.finished = None
-                job.progress, job.preview, job.preview_version, job.cancel_requested = {}, None, 0, False
+                job.progress, job.preview_version, job.cancel_requested = {}, 0, False
+                if job.id not in self._queue:
+                    self._queue.appendleft(job.id)
             self._save(job)
+
+    def hand_back_running(self) -> None:
+        """At shutdown, when the worker did not stop in time: its job is queued again on disk."""
+        with self._changed:
+            for job in self._jobs.values():
+                if job.state == RUNNING:
+                    self.finish(job, QUEUED)
 
     def report(self, job: Job, progress: dict[str, Any], preview: bytes | None = None) -> None:
         with self._changed:
@@ -162,8 +193,9 @@ class JobStore:
                 job.preview, job.preview_version = preview, job.preview_version + 1
 
     def cancel(self, job_id: str) -> str:
-        """DELETE: a queued job leaves the queue, a running one stops at its next step, a finished
-        one is removed with its files. Returns what happened; KeyError for an unknown id."""
+        """A queued job leaves the queue, a running one stops at its next step; cancelling twice is
+        harmless. Returns what happened. KeyError for an unknown id, JobStateError for a job
+        that is done or failed (so that a late click never costs a result)."""
         with self._changed:
             job = self._jobs[job_id]
             if job.state == QUEUED:
@@ -174,9 +206,18 @@ class JobStore:
             if job.state == RUNNING:
                 job.cancel_requested = True
                 return "cancelling"
+            if job.state == CANCELLED:
+                return CANCELLED
+            raise JobStateError(f"job {job_id} has already finished ({job.state}); add ?purge=1 to delete it")
+
+    def purge(self, job_id: str) -> None:
+        """Delete a finished job and its files. KeyError, or JobStateError for an unfinished job."""
+        with self._changed:
+            job = self._jobs[job_id]
+            if job.state not in FINISHED:
+                raise JobStateError(f"job {job_id} is {job.state}; cancel it before deleting it")
             del self._jobs[job_id]
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
-        return "deleted"
 
     # --- reading -----------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -198,7 +239,7 @@ class JobStore:
             return {"queued": len(self._queue), "running": running, "jobs": len(self._jobs)}
 
     def _public(self, job: Job) -> dict[str, Any]:
-        position = self._queue.index(job.id) + 1 if job.state == QUEUED else None
+        position = self._queue.index(job.id) + 1 if job.id in self._queue else None
         progress = dict(job.progress)
         done, elapsed = progress.get("done"), progress.get("elapsed")
         if job.state == RUNNING and done and elapsed:

@@ -7,6 +7,7 @@ out what the user did not set, so every default stays in config.py.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, get_args
 from ..config import MIN_SIZE, PRESETS, PreserveColor, StyleConfig
 
 MB = 1 << 20
+_TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,}")
 
 
 def default_data_dir() -> Path:
@@ -51,8 +53,9 @@ class ServerSettings:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.max_size < MIN_SIZE:
             raise ValueError(f"max_size must be >= {MIN_SIZE}; got {self.max_size}")
-        if self.token is not None and len(self.token) < 8:
-            raise ValueError("the token must have at least 8 characters")
+        if self.token is not None and not _TOKEN.fullmatch(self.token):
+            raise ValueError("the token must be at least 8 characters of A-Z, a-z, 0-9 and . _ ~ - "
+                             "(it travels in a link and a cookie)")
 
 
 STRENGTH_RANGE = (0.01, 100.0)

@@ -9,6 +9,7 @@ failed job later.
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,10 @@ SAMPLES = {
     "starry_night": ("The Starry Night, van Gogh", "painting"),
     "the_scream": ("The Scream, Munch", "painting"),
 }
+
+
+# Uploads decoded at once: each may be 50 MP (150 MB decoded); more requests wait their turn.
+_DECODING = threading.BoundedSemaphore(2)
 
 
 class InputError(ValueError):
@@ -64,7 +69,7 @@ def relabel(message: str, folder: Path, job: Job) -> str:
     """A message about a job's files with our paths replaced by what the user gave."""
     paths = [folder / "content", *(folder / f for f in job.style_files)]
     labels = [f"the photo ({job.content_name})", *(f"painting {i} ({n})" for i, n in enumerate(job.style_names, 1))]
-    for path, label in zip(paths, labels):
+    for path, label in sorted(zip(paths, labels), key=lambda pair: -len(str(pair[0]))):  # style-10 before style-1
         message = message.replace(str(path), label)
     return message
 
@@ -94,6 +99,7 @@ def create_job(store: JobStore, settings: ServerSettings, options: JobOptions, c
         config = options.config()
     except (ValueError, TypeError) as err:
         raise InputError(str(err)) from None
+    store.check_room()  # before any decoding
     job_id, staged = store.staging()
     try:
         content_name = _store(content, staged / "content")
@@ -101,8 +107,9 @@ def create_job(store: JobStore, settings: ServerSettings, options: JobOptions, c
         style_names = [_store(s, staged / f) for s, f in zip(styles, style_files)]
         job = Job(job_id, options, content_name, style_names, style_files)
         try:
-            prepare(staged / "content", [staged / f for f in style_files], config=config,
-                    max_pixels=settings.max_pixels)
+            with _DECODING:
+                prepare(staged / "content", [staged / f for f in style_files], config=config,
+                        max_pixels=settings.max_pixels)
         except (ValueError, TypeError) as err:
             raise InputError(relabel(str(err), staged, job)) from None
         store.add(job, staged)

@@ -7,12 +7,13 @@ next step's callback turns into an exception, so a run stops within one step.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 
 from ..api import prepare, render
-from ..image_write import encode_preview, save_image
+from ..image_write import encode_preview, save_image, write_atomic
 from ..optimize import NonFiniteLossError, Progress
 from .jobs import CANCELLED, DONE, FAILED, QUEUED, Job, JobStore
 from .settings import ServerSettings
@@ -35,14 +36,21 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
-            job = self.store.next(timeout=0.5)
-            if job is not None:
-                self._run(job)
+            try:  # nothing may end this loop but stop(): every later job would wait forever
+                job = self.store.next(timeout=0.5)
+                if job is not None:
+                    self._run(job)
+            except Exception:
+                log.exception("the worker failed between jobs; it goes on")
+                time.sleep(1)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the current step; the job it ran is queued again for the next start."""
+        """Stop after the current step; the job it ran is queued again for the next start, also
+        when a step outlasts `timeout` (the thread is a daemon: the process may end under it)."""
         self._stopping.set()
         self.join(timeout)
+        if self.is_alive():
+            self.store.hand_back_running()
 
     def _run(self, job: Job) -> None:
         store, settings = self.store, self.settings
@@ -62,16 +70,26 @@ class Worker(threading.Thread):
             store.report(job, progress, preview)
 
         try:
-            run = prepare(folder / "content", [folder / f for f in job.style_files], config=job.options.config(), max_pixels=settings.max_pixels)
+            if self._stopping.is_set():
+                raise _Stopped
+            run = prepare(folder / "content", [folder / f for f in job.style_files], config=job.options.config(),
+                          max_pixels=settings.max_pixels)
+            if self._stopping.is_set():
+                raise _Stopped
             result = render(run, callback=on_step)
             save_image(result, folder / "result.png")
-            (folder / "thumb.jpg").write_bytes(encode_preview(result, THUMB_SIZE))
-            store.report(job, job.progress, encode_preview(result, settings.preview_size))
+            write_atomic(folder / "thumb.jpg", encode_preview(result, THUMB_SIZE))
+            final = encode_preview(result, settings.preview_size)
+            write_atomic(folder / "preview.jpg", final)
+            store.report(job, job.progress, final)
             store.finish(job, DONE, result_size=(result.shape[-1], result.shape[-2]))
         except _Stopped:
             if self._stopping.is_set() and not job.cancel_requested:
                 store.finish(job, QUEUED)  # the server stops: run it again on the next start
             else:
+                if job.preview is not None:  # keep where it got to
+                    with contextlib.suppress(OSError):
+                        write_atomic(folder / "preview.jpg", job.preview)
                 store.finish(job, CANCELLED)
         except ValueError as err:  # an input that passed the upload checks but fails here
             store.finish(job, FAILED, error=relabel(str(err), folder, job))

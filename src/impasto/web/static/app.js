@@ -38,7 +38,8 @@ function chip(item, onRemove) {
   name.textContent = item.name; name.title = item.name;
   const remove = document.createElement("button");
   remove.type = "button"; remove.textContent = "×"; remove.title = `Remove ${item.name}`;
-  remove.addEventListener("click", onRemove);
+  remove.setAttribute("aria-label", `Remove ${item.name}`);
+  remove.addEventListener("click", () => { if (item.file) URL.revokeObjectURL(item.thumb); onRemove(); });
   el.append(img, name, remove);
   return el;
 }
@@ -63,7 +64,10 @@ function acceptFiles(files, role) {
   if (images.length < files.length) formError("Only image files can be used.");
   else formError("");
   if (!images.length) return;
-  if (role === "content") picked.content = fromFile(images[0]);
+  if (role === "content") {
+    if (picked.content && picked.content.file) URL.revokeObjectURL(picked.content.thumb);
+    picked.content = fromFile(images[0]);
+  }
   else picked.styles.push(...images.map(fromFile));
   drawPicked();
 }
@@ -107,8 +111,16 @@ function applyPreset() {
   $("preserve_color").value = preset.preserve_color;
 }
 
+const COLOUR_LABELS = {
+  none: "the paintings' colours",
+  luminance: "the photo's colours (paint luminance only)",
+  histogram: "the photo's palette (recolour the paintings)",
+};
+
 function fillForm() {
   const [low, high] = options.bounds.size;
+  $("preserve_color").replaceChildren(...options.preserve_color.map((value) =>
+    Object.assign(document.createElement("option"), { value, textContent: COLOUR_LABELS[value] || value })));
   Object.assign($("size"), { min: low, max: high });
   $("sizes").replaceChildren(...[256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096]
     .filter((s) => s >= low && s <= high).map((s) => Object.assign(document.createElement("option"), { value: s })));
@@ -174,18 +186,24 @@ function describe(job) {
 }
 
 function show(job) {
+  if (!current || current.id !== job.id) return;  // a late answer about a job no longer shown
+  if (current.state !== job.state) $("announce").textContent = describe(job);  // state changes only, not steps
   current.state = job.state;
   const status = $("status");
   status.textContent = describe(job);
   status.className = `status ${job.state}`;
   const o = job.options;
   $("inputs").textContent = `${job.content_name} in the style of ${job.style_names.join(" + ")}` +
-    (o.size ? ` · ${o.size} px` : "") + (o.preset !== "default" ? ` · ${o.preset}` : "");
+    (o.size ? ` · ${o.size} px` : "") + (o.preset && o.preset !== Object.keys(options.presets)[0] ? ` · ${o.preset}` : "");
   $("meter").hidden = false;
   const done = job.state === "done" ? 1 : (job.progress && job.progress.done) || 0;
   $("fill").style.width = `${(done * 100).toFixed(1)}%`;
-  $("cancel").hidden = !(job.state === "queued" || job.state === "running");
-  $("cancel").disabled = !!job.cancelling;
+  $("meter").setAttribute("aria-valuenow", String(Math.round(done * 100)));
+  const active = job.state === "queued" || job.state === "running";
+  $("cancel").hidden = !active;
+  if (!active) $("cancel").disabled = false;
+  else if (job.cancelling) $("cancel").disabled = true;
+  if (!job.preview) $("empty").textContent = EMPTY[job.state] || "";
   $("download").hidden = job.state !== "done";
   $("download").href = `/api/jobs/${job.id}/result?download=1`;
   $("delete").hidden = !["done", "failed", "cancelled"].includes(job.state);
@@ -199,28 +217,47 @@ function show(job) {
   }
 }
 
-function watch(id) {
-  if (current && current.source) current.source.close();
-  current = { id, source: null, shown: 0, state: null };
+const EMPTY = {
+  queued: "Waiting for its turn…",
+  running: "Waiting for the first step…",
+  failed: "No picture: the job failed.",
+  cancelled: "Cancelled before its first picture.",
+};
+
+function clearPreview() {
   const preview = $("preview");
+  preview.removeAttribute("src");  // a late load of the previous job's image must not show
   preview.hidden = true;
   preview.dataset.loads = "0";
   $("empty").hidden = false;
-  $("empty").textContent = "Waiting for the first step…";
+}
+
+function watch(id) {
+  if (current && current.source) current.source.close();
+  current = { id, source: null, shown: 0, state: null };
+  clearPreview();
+  $("empty").textContent = "Loading…";
+  const mine = () => current && current.id === id;
   const source = new EventSource(`/api/jobs/${id}/events`);
   current.source = source;
-  source.addEventListener("job", (e) => { if (current && current.id === id) show(JSON.parse(e.data)); });
-  source.addEventListener("gone", () => { source.close(); showNothing("This job was deleted."); });
+  source.addEventListener("job", (e) => { if (mine()) show(JSON.parse(e.data)); });
+  source.addEventListener("gone", () => { source.close(); if (mine()) showNothing("This job was deleted."); });
   source.onerror = () => {
-    if (current && current.id === id && ["done", "failed", "cancelled"].includes(current.state)) source.close();
-    else if (source.readyState === EventSource.CLOSED) api(`/api/jobs/${id}`).then(show, (e) => showNothing(e.message));
+    if (!mine() || ["done", "failed", "cancelled"].includes(current.state)) { source.close(); return; }
+    if (source.readyState !== EventSource.CLOSED) return;  // the browser reconnects by itself
+    // The stream was refused (a proxy, a restart): show what there is, and try again shortly.
+    api(`/api/jobs/${id}`).then((job) => {
+      if (!mine()) return;
+      show(job);
+      if (!["done", "failed", "cancelled"].includes(job.state)) setTimeout(() => { if (mine()) watch(id); }, 2000);
+    }, (e) => { if (mine()) showNothing(e.message); });
   };
 }
 
 function showNothing(text) {
   if (current && current.source) current.source.close();
   current = null;
-  $("preview").hidden = true;
+  clearPreview();
   $("empty").hidden = false;
   $("empty").textContent = text;
   for (const id of ["meter", "cancel", "download", "delete"]) $(id).hidden = true;
@@ -262,10 +299,17 @@ async function init() {
   $("strength").addEventListener("input", () => { $("strength-value").textContent = `×${strength().toPrecision(2)}`; });
   $("preset").addEventListener("change", applyPreset);
   $("reseed").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 1e9); });
-  $("cancel").addEventListener("click", () => current && api(`/api/jobs/${current.id}`, { method: "DELETE" }).catch((e) => formError(e.message)));
-  $("delete").addEventListener("click", async () => {
+  $("cancel").addEventListener("click", () => {
     if (!current) return;
-    try { await api(`/api/jobs/${current.id}`, { method: "DELETE" }); } catch (e) { return formError(e.message); }
+    $("cancel").disabled = true;  // one click: a second one has nothing left to do
+    api(`/api/jobs/${current.id}`, { method: "DELETE" }).catch((e) => {
+      $("cancel").disabled = false;
+      if (!/already finished/.test(e.message)) formError(e.message);
+    });
+  });
+  $("delete").addEventListener("click", async () => {
+    if (!current || !confirm("Delete this job and its picture from the server?")) return;
+    try { await api(`/api/jobs/${current.id}?purge=1`, { method: "DELETE" }); } catch (e) { return formError(e.message); }
     history.pushState({}, "", "/"); route(); refreshResults();
   });
   window.addEventListener("popstate", route);
