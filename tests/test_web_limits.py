@@ -238,7 +238,7 @@ def test_the_api_page_is_served_from_local_files(server):
     assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/events"} <= set(paths)
     assert {"post", "get"} <= set(paths["/api/jobs"]) and "delete" in paths["/api/jobs/{job_id}"]
     page = client.get("/jobs/" + "0" * 32).text  # a job's address is the page, which then asks the API
-    assert "<script src=\"/static/app.js\"" in page and "http" not in page.split("<body>")[0].replace(
+    assert "src=\"/static/app.js\"" in page and "http" not in page.split("<body>")[0].replace(
         'name="viewport"', "")
 
 
