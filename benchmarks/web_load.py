@@ -40,10 +40,10 @@ def free_port() -> int:
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    log = (data_dir / "server.log").open("wb")  # a file, not a pipe that nobody reads
-    process = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
-                                "--data-dir", str(data_dir / "data"), "--max-queue", "64"],
-                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    with (data_dir / "server.log").open("wb") as log:  # a file, not a pipe that nobody reads
+        process = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
+                                    "--data-dir", str(data_dir / "data"), "--max-queue", "64"],
+                                   stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 60
     while time.monotonic() < end:

@@ -232,7 +232,7 @@ def test_a_failed_job_says_why_and_the_queue_goes_on(server, photo, painting, tm
     (tmp_path / "data" / "jobs" / broken["id"] / "style-1").write_bytes(b"garbage")
     client.app.state.worker.start()
     failed = wait(client, broken["id"])
-    assert failed["state"] == "failed"
+    assert failed["state"] == "failed" and failed["preview"] == 0  # no picture, and the page is told so
     assert failed["error"] == "painting 1 (painting.png): not an image file that Pillow can read"
     assert wait(client, fine["id"])["state"] == "done"
     assert client.get("/api/health").json()["status"] == "ok"

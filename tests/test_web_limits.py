@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from contextlib import ExitStack
 
 import pytest
@@ -201,7 +202,7 @@ def test_a_loopback_server_refuses_other_host_names(tmp_path):
     app = create_app(ServerSettings(data_dir=tmp_path), allowed_hosts=listening("::1", 8000, None).allowed_hosts,
                      run_jobs=False)
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST"):
+        for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST", "[0:0:0:0:0:0:0:1]:8000"):
             assert client.get("/api/health", headers={"Host": host}).status_code == 200, host
         for host in ("attacker.example", "attacker.example:8000", "127.0.0.1.nip.io:8000", ""):
             response = client.get("/api/health", headers={"Host": host})
@@ -287,3 +288,44 @@ def test_a_job_still_running_at_shutdown_is_handed_back_to_the_front_of_the_queu
     again.load()
     assert [again.public(i)["state"] for i in ids] == ["queued", "queued"]
     assert again.next(timeout=0).id == ids[0]
+
+
+def test_an_ipv6_loopback_in_any_spelling_answers_to_its_browsers_address(tmp_path):
+    where = listening("0:0:0:0:0:0:0:1", 8000, None)
+    app = create_app(ServerSettings(data_dir=tmp_path), allowed_hosts=where.allowed_hosts, run_jobs=False)
+    with TestClient(app) as client:
+        assert client.get("/api/health", headers={"Host": "[::1]:8000"}).status_code == 200
+
+
+def test_scripts_are_served_as_javascript_whatever_the_platform_says(server):
+    client = server()
+    for name in ("app.js", "common.js", "form.js", "job.js"):
+        assert client.get(f"/static/{name}").headers["content-type"].startswith("text/javascript"), name
+    assert client.get("/static/app.css").headers["content-type"].startswith("text/css")
+
+
+def test_an_unfinished_job_is_cancelled_before_it_can_be_purged(server):
+    client = server()
+    job = post(client, png(64, 64), (png(64, 64),)).json()
+    response = client.delete(f"/api/jobs/{job['id']}", params={"purge": 1})
+    assert error(response, 409) == f"job {job['id']} is queued; cancel it before deleting it"
+    assert client.delete(f"/api/jobs/{job['id']}").json()["status"] == "cancelled"
+    assert client.delete(f"/api/jobs/{job['id']}", params={"purge": 1}).json()["status"] == "deleted"
+    assert nothing_queued(client)
+
+
+def test_a_record_whose_id_is_not_its_folders_is_skipped_on_start(tmp_path, caplog):
+    import json as jsonlib
+
+    folder = tmp_path / "data" / "jobs" / ("a" * 32)
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text(jsonlib.dumps({"id": "../../elsewhere", "options": {}, "content_name": "x",
+                                                   "style_names": [], "style_files": []}))
+    logger = logging.getLogger("impasto")  # the CLI's tests may have stopped it propagating to the root
+    logger.addHandler(caplog.handler)
+    try:
+        with TestClient(create_app(ServerSettings(data_dir=tmp_path / "data"), run_jobs=False)) as client:
+            assert client.get("/api/jobs").json() == []
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "is not its folder's" in caplog.text

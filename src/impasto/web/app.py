@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ from .. import __version__
 from .guard import Guard
 from .jobs import FINISHED, Job, JobStateError, JobStore, QueueFullError
 from .settings import JobOptions, ServerSettings, option_defaults
-from .uploads import SAMPLES, InputError, Upload, create_job, sample_thumbnail
+from .uploads import SAMPLES, BusyError, InputError, Upload, create_job, sample_thumbnail
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
     def page(job_id: str | None = None) -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    # Module scripts run only when served as JavaScript; Windows' registry often says text/plain.
+    mimetypes.add_type("text/javascript", ".js")
+    mimetypes.add_type("text/css", ".css")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     try:
@@ -170,6 +174,8 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
             raise HTTPException(422, str(err)) from None
         except QueueFullError as err:
             raise HTTPException(429, str(err), headers={"Retry-After": "30"}) from None
+        except BusyError as err:
+            raise HTTPException(503, str(err), headers={"Retry-After": "5"}) from None
         except OSError as err:
             log.error("cannot store a new job: %s", err)
             raise HTTPException(503, f"the server cannot store the job ({err.strerror or err})") from None

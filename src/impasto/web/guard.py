@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -39,8 +40,18 @@ def host_name(host_header: str) -> str:
     """The host of a Host header, without its port: "[::1]:8000" -> "::1", "Example:80" -> "example"."""
     host = host_header.strip().lower()
     if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    return canonical_host(host)
+
+
+def canonical_host(host: str) -> str:
+    """An IP address in its one spelling (0:0:0:0:0:0:0:1 -> ::1); a name, lower case."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host.lower()
 
 
 def human_bytes(n: int) -> str:
@@ -51,7 +62,7 @@ class Guard:
     def __init__(self, app: Callable[..., Awaitable[None]], *, max_body: int, token: str | None,
                  allowed_hosts: list[str] | None = None) -> None:
         self.app, self.max_body, self.token = app, max_body + _FORM_SLACK, token
-        self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self.allowed_hosts = None if allowed_hosts is None else {canonical_host(h) for h in allowed_hosts}
         self.too_large = f"the upload is over this server's limit of {human_bytes(max_body)} per job"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -115,7 +115,10 @@ class JobStore:
         jobs = []
         for path in self.root.glob("*/job.json"):
             try:
-                jobs.append(Job.from_record(json.loads(path.read_text())))
+                job = Job.from_record(json.loads(path.read_text()))
+                if job.id != path.parent.name or not _ID.fullmatch(job.id):
+                    raise ValueError(f"its id {job.id!r} is not its folder's")
+                jobs.append(job)
             except (OSError, ValueError, TypeError, KeyError) as err:
                 log.warning("skipping %s: %s", path, err)
         with self._changed:
@@ -177,6 +180,11 @@ class JobStore:
                 job.progress, job.preview_version, job.cancel_requested = {}, 0, False
                 if job.id not in self._queue:
                     self._queue.appendleft(job.id)
+            else:
+                if job.id in self._queue:  # a late end of a job handed back at shutdown
+                    self._queue.remove(job.id)
+                if not (self.folder(job.id) / "preview.jpg").is_file():
+                    job.preview_version = 0  # no picture to show
             self._save(job)
 
     def hand_back_running(self) -> None:
@@ -184,7 +192,7 @@ class JobStore:
         with self._changed:
             for job in self._jobs.values():
                 if job.state == RUNNING:
-                    self.finish(job, QUEUED)
+                    self.finish(job, CANCELLED if job.cancel_requested else QUEUED)
 
     def report(self, job: Job, progress: dict[str, Any], preview: bytes | None = None) -> None:
         with self._changed:

@@ -30,6 +30,11 @@ SAMPLES = {
 
 # Uploads decoded at once: each may be 50 MP (150 MB decoded); more requests wait their turn.
 _DECODING = threading.BoundedSemaphore(2)
+_DECODING_WAIT = 30.0  # seconds an upload waits for its turn before a 503
+
+
+class BusyError(Exception):
+    """Too many uploads are being checked at once."""
 
 
 class InputError(ValueError):
@@ -106,12 +111,15 @@ def create_job(store: JobStore, settings: ServerSettings, options: JobOptions, c
         style_files = [f"style-{i}" for i in range(1, len(styles) + 1)]
         style_names = [_store(s, staged / f) for s, f in zip(styles, style_files)]
         job = Job(job_id, options, content_name, style_names, style_files)
+        if not _DECODING.acquire(timeout=_DECODING_WAIT):
+            raise BusyError("the server is busy checking other uploads; try again shortly")
         try:
-            with _DECODING:
-                prepare(staged / "content", [staged / f for f in style_files], config=config,
-                        max_pixels=settings.max_pixels)
+            prepare(staged / "content", [staged / f for f in style_files], config=config,
+                    max_pixels=settings.max_pixels)
         except (ValueError, TypeError) as err:
             raise InputError(relabel(str(err), staged, job)) from None
+        finally:
+            _DECODING.release()
         store.add(job, staged)
         return job
     finally:

@@ -15,7 +15,7 @@ import time
 from ..api import prepare, render
 from ..image_write import encode_preview, save_image, write_atomic
 from ..optimize import NonFiniteLossError, Progress
-from .jobs import CANCELLED, DONE, FAILED, QUEUED, Job, JobStore
+from .jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job, JobStore
 from .settings import ServerSettings
 from .uploads import relabel
 
@@ -36,12 +36,16 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
+            job = None
             try:  # nothing may end this loop but stop(): every later job would wait forever
                 job = self.store.next(timeout=0.5)
                 if job is not None:
                     self._run(job)
-            except Exception:
-                log.exception("the worker failed between jobs; it goes on")
+            except Exception as err:
+                log.exception("the worker failed outside a job's own handling; it goes on")
+                if job is not None and job.state == RUNNING:
+                    with contextlib.suppress(Exception):
+                        self.store.finish(job, FAILED, error=f"internal error: {type(err).__name__}")
                 time.sleep(1)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -87,15 +91,23 @@ class Worker(threading.Thread):
             if self._stopping.is_set() and not job.cancel_requested:
                 store.finish(job, QUEUED)  # the server stops: run it again on the next start
             else:
-                if job.preview is not None:  # keep where it got to
-                    with contextlib.suppress(OSError):
-                        write_atomic(folder / "preview.jpg", job.preview)
+                _keep_preview(job, folder)
                 store.finish(job, CANCELLED)
         except ValueError as err:  # an input that passed the upload checks but fails here
+            _keep_preview(job, folder)
             store.finish(job, FAILED, error=relabel(str(err), folder, job))
         except NonFiniteLossError as err:
+            _keep_preview(job, folder)
             store.finish(job, FAILED, error=str(err))
         except Exception as err:  # the server goes on with the next job
             log.exception("job %s failed", job.id)
             text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            _keep_preview(job, folder)
             store.finish(job, FAILED, error=f"internal error: {type(err).__name__}: {text}")
+
+
+def _keep_preview(job: Job, folder) -> None:
+    """Where an unfinished job got to stays on its page (best effort: a full disk loses it)."""
+    if job.preview is not None:
+        with contextlib.suppress(OSError):
+            write_atomic(folder / "preview.jpg", job.preview)

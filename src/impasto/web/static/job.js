@@ -130,6 +130,10 @@ export function route() {
 
 export function wireJob() {
   const preview = $("preview");
+  preview.addEventListener("error", () => {  // no picture after all (a disk that lost it)
+    preview.hidden = true; $("empty").hidden = false;
+    $("empty").textContent = (current && EMPTY[current.state]) || "No picture.";
+  });
   preview.addEventListener("load", () => {
     preview.hidden = false; $("empty").hidden = true;
     preview.dataset.loads = String(Number(preview.dataset.loads || 0) + 1);
