@@ -9,6 +9,7 @@ function chip(item, onRemove) {
   el.className = "chip";
   const img = document.createElement("img");
   img.src = item.thumb; img.alt = "";
+  img.addEventListener("error", () => { img.style.visibility = "hidden"; });  // not a picture the browser reads
   const name = document.createElement("span");
   name.textContent = item.name; name.title = item.name;
   const remove = document.createElement("button");
@@ -129,6 +130,8 @@ async function start(event) {
     const job = await api("/api/jobs", { method: "POST", body: form });
     history.pushState({}, "", `/jobs/${job.id}`);
     watch(job.id);
+    const frame = $("frame").getBoundingClientRect();
+    if (frame.top > window.innerHeight || frame.bottom < 0) $("frame").scrollIntoView({ behavior: "smooth" });  // one column
   } catch (e) {
     formError(e.message);
   } finally {
