@@ -27,6 +27,7 @@ from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -39,6 +40,20 @@ from .worker import Worker
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+
+
+class ErrorBody(BaseModel):
+    error: str  # one line
+
+
+_WHY = {400: "Malformed request", 401: "The server's token is missing or wrong", 403: "A cross-site request",
+        404: "No such job, sample or file", 409: "Not in a state that allows it", 413: "Over the upload limit",
+        422: "A bad image or option", 429: "The queue is full", 503: "The server cannot take it now"}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI entries of the error answers a route gives, all `{"error": "one line"}`."""
+    return {code: {"model": ErrorBody, "description": _WHY[code]} for code in (401, *codes)}
 EVENT_POLL = 0.1  # seconds between looks at a job for its event stream
 KEEPALIVE = 15.0
 
@@ -141,14 +156,15 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
     def samples() -> list[dict]:
         return [{"name": n, "title": t, "kind": k} for n, (t, k) in SAMPLES.items()]
 
-    @app.get("/api/samples/{name}", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    @app.get("/api/samples/{name}", response_class=Response,
+             responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
     def sample(name: str) -> Response:
         if name not in SAMPLES:
             raise HTTPException(404, f"no such sample: {shown(name)}")
         return Response(sample_thumbnail(name), media_type="image/jpeg",
                         headers={"Cache-Control": "public, max-age=86400"})
 
-    @app.post("/api/jobs", status_code=201)
+    @app.post("/api/jobs", status_code=201, responses=errors(400, 403, 413, 422, 429, 503))
     def submit(
         content: Annotated[UploadFile | None, File(description="The photo (or give content_sample)")] = None,
         styles: Annotated[list[UploadFile], File(description="One or more paintings")] = [],  # noqa: B006
@@ -185,12 +201,12 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
     def jobs() -> list[dict]:
         return store.listing()
 
-    @app.get("/api/jobs/{job_id}")
+    @app.get("/api/jobs/{job_id}", responses=errors(404))
     def job(job_id: str) -> dict:
         return public(job_id)
 
     @app.get("/api/jobs/{job_id}/events", response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {}}}})
+             responses={200: {"content": {"text/event-stream": {}}}, **errors(404)})
     async def events(job_id: str) -> StreamingResponse:
         """`event: job` with the job's JSON at every change (step, queue position, state), ending
         after the job finishes; `event: gone` if it is deleted."""
@@ -219,7 +235,8 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    @app.get("/api/jobs/{job_id}/preview", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    @app.get("/api/jobs/{job_id}/preview", response_class=Response,
+             responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
     def preview(job_id: str) -> Response:
         """The live preview while it runs; after it, the last one (saved as preview.jpg)."""
         live = find(job_id).preview
@@ -227,16 +244,18 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
             return Response(live, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
         return job_file(job_id, ("preview.jpg", "thumb.jpg"), "image/jpeg", {"Cache-Control": "no-cache"})
 
-    @app.get("/api/jobs/{job_id}/thumbnail", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    @app.get("/api/jobs/{job_id}/thumbnail", response_class=Response,
+             responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
     def thumbnail(job_id: str) -> Response:
         return job_file(job_id, ("thumb.jpg",), "image/jpeg")
 
-    @app.get("/api/jobs/{job_id}/result", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+    @app.get("/api/jobs/{job_id}/result", response_class=Response,
+             responses={200: {"content": {"image/png": {}}}, **errors(404)})
     def result(job_id: str, download: bool = False) -> Response:
         disposition = f'{"attachment" if download else "inline"}; filename="impasto-{find(job_id).id[:8]}.png"'
         return job_file(job_id, ("result.png",), "image/png", {"Content-Disposition": disposition})
 
-    @app.delete("/api/jobs/{job_id}")
+    @app.delete("/api/jobs/{job_id}", responses=errors(403, 404, 409))
     def cancel(job_id: str, purge: bool = False) -> dict:
         """Cancel: a queued job leaves the queue, a running one stops at its next step (409 for a
         job already done or failed). With ?purge=1, delete a finished job and its files."""
