@@ -329,3 +329,15 @@ def test_a_record_whose_id_is_not_its_folders_is_skipped_on_start(tmp_path, capl
     finally:
         logger.removeHandler(caplog.handler)
     assert "is not its folder's" in caplog.text
+
+
+def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    from impasto.cli import app
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the web extra were not installed
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("impasto: error: impasto serve needs the web extra (uvicorn is missing): "
+                                     "pip install 'impasto[web]'")
