@@ -13,7 +13,7 @@ import typer
 
 from .cli_run import EXIT_BAD_INPUT, fail
 from .config import MIN_SIZE
-from .web.settings import MB, ServerSettings
+from .web.settings import MB, ServerSettings, default_data_dir
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServerSettings)}  # defaults live in settings.py
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1")
@@ -79,7 +79,6 @@ def serve(
         import uvicorn
 
         from .web.app import create_app
-        from .web.settings import default_data_dir
     except ImportError as err:
         fail(f"impasto serve needs the web extra ({err.name} is missing): pip install 'impasto[web]'")
     from .cli_run import setup_logging

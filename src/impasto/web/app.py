@@ -87,17 +87,20 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
 
+    def missing(job_id: str) -> HTTPException:
+        return HTTPException(404, f"no such job: {shown(job_id)}")
+
     def find(job_id: str) -> Job:
         try:
             return store.get(job_id)
         except KeyError:
-            raise HTTPException(404, f"no such job: {shown(job_id)}") from None
+            raise missing(job_id) from None
 
     def public(job_id: str) -> dict:
         try:
             return store.public(job_id)
-        except KeyError:  # deleted meanwhile
-            raise HTTPException(404, f"no such job: {shown(job_id)}") from None
+        except KeyError:  # unknown, or deleted meanwhile
+            raise missing(job_id) from None
 
     def job_file(job_id: str, names: tuple[str, ...], media_type: str, headers: dict | None = None) -> Response:
         """The first of `names` in the job's folder, read whole (a result is a few MB): a file
@@ -252,21 +255,21 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
     @app.get("/api/jobs/{job_id}/result", response_class=Response,
              responses={200: {"content": {"image/png": {}}}, **errors(404)})
     def result(job_id: str, download: bool = False) -> Response:
-        disposition = f'{"attachment" if download else "inline"}; filename="impasto-{find(job_id).id[:8]}.png"'
+        # Sent only for a job that exists: job_file looks it up.
+        disposition = f'{"attachment" if download else "inline"}; filename="impasto-{job_id[:8]}.png"'
         return job_file(job_id, ("result.png",), "image/png", {"Content-Disposition": disposition})
 
     @app.delete("/api/jobs/{job_id}", responses=errors(403, 404, 409))
     def cancel(job_id: str, purge: bool = False) -> dict:
         """Cancel: a queued job leaves the queue, a running one stops at its next step (409 for a
         job already done or failed). With ?purge=1, delete a finished job and its files."""
-        find(job_id)
         try:
             if purge:
                 store.purge(job_id)
                 return {"id": job_id, "status": "deleted"}
             return {"id": job_id, "status": store.cancel(job_id)}
-        except KeyError:  # deleted meanwhile
-            raise HTTPException(404, f"no such job: {shown(job_id)}") from None
+        except KeyError:
+            raise missing(job_id) from None
         except JobStateError as err:
             raise HTTPException(409, str(err)) from None
 

@@ -2,7 +2,8 @@
 
 Each job lives in `data_dir/jobs/<id>/` under a random 32-hex-digit id: `job.json` (its state,
 written atomically on every change of state), the inputs under fixed names, and once done
-`result.png`, `thumb.jpg` and the last preview, `preview.jpg`. Ids from requests are looked up, never joined to a path unchecked.
+`result.png`, `thumb.jpg` and the last preview, `preview.jpg`. Ids from requests are looked up,
+never joined to a path unchecked.
 On start, finished jobs come back as they were, queued ones are queued again in their order, and
 one that was running when the server stopped is marked failed: it may be what stopped it.
 """

@@ -6,6 +6,7 @@ out what the user did not set, so every default stays in config.py.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -74,12 +75,10 @@ class JobOptions:
     seed: int | None = None
 
     def check(self, settings: ServerSettings) -> None:
-        """ValueError naming the first option out of this server's bounds."""
+        """ValueError naming the first option out of this server's bounds (the choices themselves,
+        such as preserve_color, are checked by StyleConfig, in `config`)."""
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {self.preset!r}")
-        if self.preserve_color is not None and self.preserve_color not in get_args(PreserveColor):
-            raise ValueError(f"preserve_color must be one of {', '.join(get_args(PreserveColor))}; "
-                             f"got {self.preserve_color!r}")
         bounds = {"size": (MIN_SIZE, settings.max_size), "iterations": (1, settings.max_iterations),
                   "style_strength": STRENGTH_RANGE, "seed": (0, 2**63 - 1)}
         for name, (low, high) in bounds.items():
@@ -94,7 +93,7 @@ class JobOptions:
             "seed": self.seed}.items() if v is not None}
         if self.style_strength != 1.0:
             overrides["style_weight"] = base.style_weight * self.style_strength
-        return StyleConfig.preset(self.preset, **overrides)
+        return dataclasses.replace(base, **overrides)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
