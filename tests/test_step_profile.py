@@ -1,0 +1,32 @@
+"""benchmarks/step_profile.py: its grouping of ATen ops still matches what this torch runs."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import step_profile
+
+
+def test_every_kind_of_work_is_found_and_the_floors_follow_from_it():
+    totals, step, steps = step_profile.profile_steps(64, iterations=6, warmup=3)
+    assert steps == 3 and step > 0
+    # Each named kind must catch its ops: a renamed op would fall into "everything else" and the
+    # floors would be wrong without a sign.
+    for kind in step_profile.KINDS:
+        if kind != "fills":  # zeroed buffers depend on the allocator's mood, not on the model
+            assert totals[kind] > 0, kind
+    conv = sum(totals[k] for k in step_profile.CONV_KINDS)
+    assert conv > totals["everything else"]
+    text = step_profile.report(totals, step, steps, 64, pastiche_step=2.0)
+    assert f"| the convolutions | {conv:.3f} | {conv / 2.0:.3f} |" in text
+    gram = conv + totals[step_profile.GRAM_KIND]
+    assert f"| the convolutions and the fp32 Gram sums | {gram:.3f} | {gram / 2.0:.3f} |" in text
+
+
+def test_warmup_below_three_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        step_profile.main(["--warmup", "2"])
+    assert exit_info.value.code == 2
+    assert "--warmup must be at least 3" in capsys.readouterr().err
