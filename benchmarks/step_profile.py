@@ -43,7 +43,7 @@ GRAM_KIND = "Gram sums (fp32) and their backward"
 
 def profile_steps(size: int, iterations: int, warmup: int) -> tuple[dict[str, float], float, int]:
     """({kind: seconds per step}, seconds per unprofiled step, steps profiled) of the real loop at
-    `size`. The unprofiled step is the median of steps 2 .. warmup (the profiler slows the others)."""
+    `size`. The unprofiled step is the median of steps 3 .. warmup (the profiler slows the others)."""
     import torch
 
     from impasto.config import StyleConfig
