@@ -102,10 +102,9 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         except KeyError:  # unknown, or deleted meanwhile
             raise missing(job_id) from None
 
-    def job_file(job_id: str, names: tuple[str, ...], media_type: str, headers: dict | None = None) -> Response:
+    def job_file(job: Job, names: tuple[str, ...], media_type: str, headers: dict | None = None) -> Response:
         """The first of `names` in the job's folder, read whole (a result is a few MB): a file
         deleted between a check and the send cannot break the answer."""
-        job = find(job_id)
         for name in names:
             try:
                 return Response((store.folder(job.id) / name).read_bytes(), media_type=media_type, headers=headers)
@@ -242,22 +241,22 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
              responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
     def preview(job_id: str) -> Response:
         """The live preview while it runs; after it, the last one (saved as preview.jpg)."""
-        live = find(job_id).preview
-        if live is not None:
-            return Response(live, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
-        return job_file(job_id, ("preview.jpg", "thumb.jpg"), "image/jpeg", {"Cache-Control": "no-cache"})
+        job = find(job_id)
+        if job.preview is not None:
+            return Response(job.preview, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
+        return job_file(job, ("preview.jpg", "thumb.jpg"), "image/jpeg", {"Cache-Control": "no-cache"})
 
     @app.get("/api/jobs/{job_id}/thumbnail", response_class=Response,
              responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
     def thumbnail(job_id: str) -> Response:
-        return job_file(job_id, ("thumb.jpg",), "image/jpeg")
+        return job_file(find(job_id), ("thumb.jpg",), "image/jpeg")
 
     @app.get("/api/jobs/{job_id}/result", response_class=Response,
              responses={200: {"content": {"image/png": {}}}, **errors(404)})
     def result(job_id: str, download: bool = False) -> Response:
-        # Sent only for a job that exists: job_file looks it up.
-        disposition = f'{"attachment" if download else "inline"}; filename="impasto-{job_id[:8]}.png"'
-        return job_file(job_id, ("result.png",), "image/png", {"Content-Disposition": disposition})
+        job = find(job_id)  # first: an unknown id gets its 404 before anything is built from it
+        disposition = f'{"attachment" if download else "inline"}; filename="impasto-{job.id[:8]}.png"'
+        return job_file(job, ("result.png",), "image/png", {"Content-Disposition": disposition})
 
     @app.delete("/api/jobs/{job_id}", responses=errors(403, 404, 409))
     def cancel(job_id: str, purge: bool = False) -> dict:
