@@ -60,6 +60,7 @@ DEFAULT_LAYER_WEIGHTS: dict[str, dict[str, float]] = {
 # positions to average; below that the deepest style layer degenerates. Inputs and outputs alike.
 MIN_SIZE = 32
 MAX_SIZE = 8192  # longest output side the CLI accepts without --allow-huge (27 in at 300 dpi)
+MAX_SEED = 2**63 - 1  # torch.Generator's range
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def _validate(c: StyleConfig) -> None:
         _check_number("max_memory", c.max_memory, minimum=1 << 28, integer=True)  # 256 MiB: VGG19 alone
     if c.tile_size is not None:
         _check_number("tile_size", c.tile_size, minimum=MIN_SIZE, integer=True)
-    _check_number("seed", c.seed, minimum=0, integer=True, maximum=2**63 - 1)  # torch.Generator's range
+    _check_number("seed", c.seed, minimum=0, integer=True, maximum=MAX_SEED)
     _check_number("lbfgs_history", c.lbfgs_history, minimum=1, integer=True)
     for name in ("content_weight", "style_weight", "tv_weight"):
         _check_number(name, getattr(c, name), minimum=0)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from ..config import MIN_SIZE, PRESETS, PreserveColor, StyleConfig
+from ..config import MAX_SEED, MIN_SIZE, PRESETS, PreserveColor, StyleConfig
 
 MB = 1 << 20
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,}")
@@ -80,7 +80,7 @@ class JobOptions:
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {self.preset!r}")
         bounds = {"size": (MIN_SIZE, settings.max_size), "iterations": (1, settings.max_iterations),
-                  "style_strength": STRENGTH_RANGE, "seed": (0, 2**63 - 1)}
+                  "style_strength": STRENGTH_RANGE, "seed": (0, MAX_SEED)}
         for name, (low, high) in bounds.items():
             value = getattr(self, name)
             if value is not None and not low <= value <= high:
