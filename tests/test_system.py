@@ -26,3 +26,13 @@ def test_tune_allocator_applies_on_glibc():
     from impasto.system import tune_allocator
 
     assert tune_allocator() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_the_web_data_folder_lives_in_the_same_cache_folder(monkeypatch, tmp_path):
+    from impasto.web.settings import default_data_dir
+
+    monkeypatch.setenv("IMPASTO_CACHE", str(tmp_path / "cache"))
+    assert default_data_dir() == tmp_path / "cache" / "web"
+    monkeypatch.delenv("IMPASTO_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_data_dir() == cache_dir() / "web" == tmp_path / "xdg" / "impasto" / "web"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 
 import torch
@@ -128,10 +129,16 @@ def release_free_memory() -> None:
 
 
 def cache_dir() -> Path:
-    """$IMPASTO_CACHE, else $XDG_CACHE_HOME/impasto, else ~/.cache/impasto (not created here)."""
+    """$IMPASTO_CACHE, else `impasto` in the user's cache folder: $XDG_CACHE_HOME or ~/.cache on
+    Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows (not created here)."""
     if os.environ.get("IMPASTO_CACHE"):
         return Path(os.environ["IMPASTO_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "impasto"
 
 

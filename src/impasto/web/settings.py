@@ -7,29 +7,21 @@ out what the user did not set, so every default stays in config.py.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 from ..config import MAX_SEED, MIN_SIZE, PRESETS, PreserveColor, StyleConfig
+from ..system import cache_dir
 
 MB = 1 << 20
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,}")
 
 
 def default_data_dir() -> Path:
-    """The user's cache folder: $XDG_CACHE_HOME or ~/.cache on Linux, ~/Library/Caches on macOS,
-    %LOCALAPPDATA% on Windows; `impasto/web` inside it."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "impasto" / "web"
+    """`web` in impasto's cache folder (system.cache_dir: $IMPASTO_CACHE or the user's cache)."""
+    return cache_dir() / "web"
 
 
 @dataclass(frozen=True)
