@@ -47,15 +47,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _check_port(host: str, port: int) -> None:
-    """A one-line error now, rather than uvicorn's log lines later, when the port is taken."""
+def _bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a taken port is a one-line error rather than uvicorn's log
+    lines later, and uvicorn serves on this very socket, so nothing can take the port between."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as err:
-            fail(f"cannot listen on {host}:{port} ({err.strerror or err})")
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        fail(f"cannot listen on {host}:{port} ({err.strerror or err})")
+    return sock
 
 
 def serve(
@@ -98,14 +101,18 @@ def serve(
         fail(f"data folder {data_dir or default_data_dir()}: {err.strerror or err}")
     except ValueError as err:
         fail(str(err))
-    _check_port(host, port)
-    if where.allowed_hosts is None:
-        typer.echo(f"impasto: warning: listening on {host}, beyond this machine: anyone who can reach it "
-                   "and has the token can run jobs" + (" (a random token was made; pass --token to choose one)"
-                                                       if where.made_token else ""), err=True)
-    typer.echo(f"impasto: serving on {where.url}  (data in {folder}; Ctrl-C stops)", err=True)
-    app = create_app(settings, allowed_hosts=where.allowed_hosts)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
-    except SystemExit as err:  # uvicorn exits 1 when it cannot start
-        raise typer.Exit(EXIT_BAD_INPUT if err.code else 0) from None
+    with _bind(host, port) as sock:
+        if where.allowed_hosts is None:
+            typer.echo(f"impasto: warning: listening on {host}, beyond this machine: anyone who can reach it "
+                       "and has the token can run jobs" + (" (a random token was made; pass --token to choose "
+                                                           "one)" if where.made_token else ""), err=True)
+        typer.echo(f"impasto: serving on {where.url}  (data in {folder}; Ctrl-C stops)", err=True)
+        app = create_app(settings, allowed_hosts=where.allowed_hosts)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                               timeout_graceful_shutdown=5))
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn hands Ctrl-C back once it has shut down, as uvicorn.run takes it
+            pass
+    if not server.started:  # as uvicorn.run, which exits 1 when the server could not start
+        raise typer.Exit(EXIT_BAD_INPUT)
