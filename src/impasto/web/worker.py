@@ -59,9 +59,10 @@ class Worker(threading.Thread):
     def _run(self, job: Job) -> None:
         store, settings = self.store, self.settings
         folder = store.folder(job.id)
-        last_preview = [0.0]
+        last_preview = 0.0
 
         def on_step(p: Progress) -> None:
+            nonlocal last_preview
             if job.cancel_requested or self._stopping.is_set():
                 raise _Stopped
             progress = {"step": p.step, "total": p.total, "scale": p.scale, "scales": p.scales, "width": p.width,
@@ -69,8 +70,8 @@ class Worker(threading.Thread):
                         "loss": p.loss}
             now = time.monotonic()
             preview = None
-            if p.step in (1, p.total) or now - last_preview[0] >= settings.preview_interval:
-                preview, last_preview[0] = encode_preview(p.image, settings.preview_size), now
+            if p.step in (1, p.total) or now - last_preview >= settings.preview_interval:
+                preview, last_preview = encode_preview(p.image, settings.preview_size), now
             store.report(job, progress, preview)
 
         try:
