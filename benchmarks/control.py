@@ -90,13 +90,23 @@ def colour(size: int, vgg, images: dict) -> list[dict]:
         stats = [(x.flatten(2).mean(-1), torch.cov(x.flatten(2)[0])) for x in (mapped, content)]
         with torch.no_grad():
             color = {m: quality.metrics(o, content, [style], vgg)["color_swd"] for m, o in outs.items()}
-            luma = {m: quality.metrics(quality.grey(o), quality.grey(content), [style_y], vgg)["style_gram"]
-                    for m, o in (*outs.items(), ("photo", content))}
-        chroma = {m: float((rgb_to_yiq(o)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean()) * 255
-                  for m, o in outs.items()}
-        rows.append({"style": name, "chroma_mae_255": chroma, "luma_style_gram": luma, "color_swd": color,
-                     "mapped_mean_rel": _relative(stats[0][0], stats[1][0]),
-                     "mapped_cov_rel": _relative(stats[0][1], stats[1][1])})
+            luma = {
+                m: quality.metrics(quality.grey(o), quality.grey(content), [style_y], vgg)["style_gram"]
+                for m, o in (*outs.items(), ("photo", content))
+            }
+        chroma = {
+            m: float((rgb_to_yiq(o)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean()) * 255 for m, o in outs.items()
+        }
+        rows.append(
+            {
+                "style": name,
+                "chroma_mae_255": chroma,
+                "luma_style_gram": luma,
+                "color_swd": color,
+                "mapped_mean_rel": _relative(stats[0][0], stats[1][0]),
+                "mapped_cov_rel": _relative(stats[0][1], stats[1][1]),
+            }
+        )
     return rows
 
 
@@ -106,13 +116,18 @@ def masks(size: int, vgg, images: dict) -> list[dict]:
     x = torch.arange(width, dtype=torch.float32)
     refs = {"starry": load_tensor(STYLES["starry"], size), "scream": load_tensor(STYLES["scream"], size)}
     rows = []
-    for kind, right in (("hard", (x >= width // 2).float()), ("soft", ((x - width / 2) / (24 * width / 128)).sigmoid())):
+    for kind, right in (
+        ("hard", (x >= width // 2).float()),
+        ("soft", ((x - width / 2) / (24 * width / 128)).sigmoid()),
+    ):
         right = right.expand(1, 1, height, width).contiguous()
         out = run(["starry", "scream"], size, masks=[1 - right, right])[0]
         images[f"mask_{kind}"] = out
         row = {"mask": kind, "sky_seam": quality.sky_seam(out, band=max(8, width // 16))}
-        for side, own, other, part in (("left", "starry", "scream", slice(0, width // 2)),
-                                       ("right", "scream", "starry", slice(width // 2, width))):
+        for side, own, other, part in (
+            ("left", "starry", "scream", slice(0, width // 2)),
+            ("right", "scream", "starry", slice(width // 2, width)),
+        ):
             with torch.no_grad():
                 for ref in (own, other):
                     metric = quality.metrics(out[..., part], content[..., part], [refs[ref]], vgg)["style_swd"]
@@ -134,14 +149,27 @@ def losses(size: int, vgg, images: dict) -> list[dict]:
         gram, seconds, steps = run([name], size)
         runs = [("gram", StyleConfig().style_weight, gram, seconds, steps)]
         for weight in W2_STYLE_WEIGHTS:
-            runs.append(("wasserstein", weight, *run([name], size, style_loss="wasserstein", style_weight=weight,
-                                                      budget=seconds)))
+            runs.append(
+                (
+                    "wasserstein",
+                    weight,
+                    *run([name], size, style_loss="wasserstein", style_weight=weight, budget=seconds),
+                )
+            )
         images[f"loss_{name}"] = {"gram": gram, "wasserstein": runs[1][2]}
         for loss, weight, out, secs, n in runs:
             with torch.no_grad():
                 m = quality.metrics(out, content, [style], vgg)
-            rows.append({"style": name, "loss": loss, "style_weight": weight, "seconds": secs, "steps": n,
-                         **{k: m[k] for k in ("content_rel", "style_swd", "style_gram", "grain")}})
+            rows.append(
+                {
+                    "style": name,
+                    "loss": loss,
+                    "style_weight": weight,
+                    "seconds": secs,
+                    "steps": n,
+                    **{k: m[k] for k in ("content_rel", "style_swd", "style_gram", "grain")},
+                }
+            )
     return rows
 
 
@@ -197,8 +225,10 @@ def main() -> None:
         for name, path in STYLES.items():
             if name in images:
                 o = images[name]
-                _strip([photo, load_tensor(path, args.size), o["none"], o["luminance"], o["histogram"]],
-                       args.images / f"color_{name}.jpg")
+                _strip(
+                    [photo, load_tensor(path, args.size), o["none"], o["luminance"], o["histogram"]],
+                    args.images / f"color_{name}.jpg",
+                )
             if f"loss_{name}" in images:
                 o = images[f"loss_{name}"]
                 _strip([o["gram"], o["wasserstein"]], args.images / f"loss_{name}.jpg")

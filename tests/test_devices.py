@@ -52,8 +52,9 @@ def test_a_run_stays_on_its_device_and_lowers_the_loss(images, device, precision
     content, style = images
     losses = []
     config = StyleConfig(size=64, iterations=6, precision=precision)
-    result = optimize_image(content, [style], load_vgg19(device=device), config,
-                            callback=lambda p: losses.append(p.loss))
+    result = optimize_image(
+        content, [style], load_vgg19(device=device), config, callback=lambda p: losses.append(p.loss)
+    )
     assert result.device.type == device and result.dtype == torch.float32
     assert torch.isfinite(result).all() and 0 <= result.min() and result.max() <= 1
     assert losses[-1] < 0.7 * losses[0]
@@ -115,10 +116,14 @@ def test_lbfgs_recursion_never_waits_for_the_device(device):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [
-    {"preserve_color": "luminance", "style_loss": "wasserstein"},
-    {"preserve_color": "histogram", "tile_size": 32},
-], ids=["luminance-w2", "histogram-tiled"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"preserve_color": "luminance", "style_loss": "wasserstein"},
+        {"preserve_color": "histogram", "tile_size": 32},
+    ],
+    ids=["luminance-w2", "histogram-tiled"],
+)
 def test_masks_colour_and_w2_run_on_the_device(device, options):
     """Regions, style masks, colour modes, the W2 loss and tiles: everything stays on the device."""
     from impasto import api
@@ -127,8 +132,13 @@ def test_masks_colour_and_w2_run_on_the_device(device, options):
     examples = Path(__file__).resolve().parents[1] / "examples"
     right = torch.linspace(0, 1, 64).expand(48, 64).contiguous()
     config = Config(size=64, start_size=None, iterations=3, device=device, **options)
-    run = api.prepare(examples / "tubingen.jpg", [examples / "starry_night.jpg", examples / "the_scream.jpg"],
-                      config=config, masks=[1 - right, right], style_masks=[None, torch.ones(80, 63)])
+    run = api.prepare(
+        examples / "tubingen.jpg",
+        [examples / "starry_night.jpg", examples / "the_scream.jpg"],
+        config=config,
+        masks=[1 - right, right],
+        style_masks=[None, torch.ones(80, 63)],
+    )
     seen = []
     result = api.render(run, callback=seen.append)
     assert result.device.type == device and torch.isfinite(result).all()

@@ -27,8 +27,10 @@ def test_plan_keeps_whole_when_it_fits_then_shortens_history_then_tiles():
     tiled = plan_scale(scale, config, 3 * GIB, act_bytes=2)
     assert tiled.tile is not None and tiled.passes > 1
     # The largest history that fits beside these tiles: one more pair would not.
-    assert tiled.history == config.lbfgs_history or estimate_peak(
-        2048, 1536, config, act_bytes=2, history=tiled.history + 1, tile=tiled.tile) > 3 * GIB * SAFETY
+    assert (
+        tiled.history == config.lbfgs_history
+        or estimate_peak(2048, 1536, config, act_bytes=2, history=tiled.history + 1, tile=tiled.tile) > 3 * GIB * SAFETY
+    )
     roomier = plan_scale(scale, config, 5 * GIB, act_bytes=2)
     assert roomier.tile is not None and roomier.history > MIN_LBFGS_HISTORY
     with pytest.raises(ValueError, match="even in 256-px tiles"):

@@ -19,8 +19,14 @@ def _run(content, styles, vgg, **overrides):
 
 @pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.05)])
 def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg, optimizer, lr):
-    image, seen = _run(content_tensor, [style_tensor], vgg, optimizer=optimizer, learning_rate=lr,
-                       iterations=40 if optimizer == "lbfgs" else 80)
+    image, seen = _run(
+        content_tensor,
+        [style_tensor],
+        vgg,
+        optimizer=optimizer,
+        learning_rate=lr,
+        iterations=40 if optimizer == "lbfgs" else 80,
+    )
     assert [p.step for p in seen] == list(range(1, len(seen) + 1)) and seen[-1].total == len(seen)
     assert seen[-1].loss < 0.2 * seen[0].loss
     assert image.shape == content_tensor.shape and image.min() >= 0 and image.max() <= 1

@@ -76,8 +76,10 @@ def test_regions_loss_is_the_weighted_sum_of_each_regions_loss(vgg, content_tens
     mask = torch.zeros(1, 1, *content_tensor.shape[-2:])
     mask[..., : mask.shape[-2] // 2, :] = 1.0
     size = content_tensor.shape[-2:]
-    regions = [StyleRegion(None, 0.3, target, region_masses(None, *size, LAYERS)),
-               StyleRegion(mask, 2.0, target, region_masses(mask, *size, LAYERS))]
+    regions = [
+        StyleRegion(None, 0.3, target, region_masses(None, *size, LAYERS)),
+        StyleRegion(mask, 2.0, target, region_masses(mask, *size, LAYERS)),
+    ]
     weights = dict.fromkeys(LAYERS, 1.0)
     moments = [region_moments(features, r.mask, LAYERS, masses=r.masses) for r in regions]
     total = regions_loss(moments, regions, weights, kind)

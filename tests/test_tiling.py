@@ -20,14 +20,20 @@ from impasto.vgg import LAYER_NAMES, stride
 def _coverage(tiles, height, width):
     total, seen = torch.zeros(height, width), torch.zeros(height, width, dtype=torch.bool)
     for t in tiles:
-        total[t.top:t.bottom, t.left:t.right] += t.weight[0, 0]
-        seen[t.top:t.bottom, t.left:t.right] |= t.weight[0, 0] > 0
+        total[t.top : t.bottom, t.left : t.right] += t.weight[0, 0]
+        seen[t.top : t.bottom, t.left : t.right] |= t.weight[0, 0] > 0
     return total, seen
 
 
-@pytest.mark.parametrize(("height", "width", "core", "offset"), [
-    (96, 128, 48, (0, 0)), (96, 128, 48, (17, 40)), (300, 517, 128, (127, 3)), (64, 64, 256, (5, 5)),
-])
+@pytest.mark.parametrize(
+    ("height", "width", "core", "offset"),
+    [
+        (96, 128, 48, (0, 0)),
+        (96, 128, 48, (17, 40)),
+        (300, 517, 128, (127, 3)),
+        (64, 64, 256, (5, 5)),
+    ],
+)
 def test_tiles_cover_every_pixel_and_their_weights_sum_to_one(height, width, core, offset):
     tiles = plan_tiles(height, width, core, offset=offset, margin=24)
     total, seen = _coverage(tiles, height, width)
@@ -81,10 +87,13 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("precision", "tolerance", "style_loss", "masked"), [
-    ("fp32", 1e-3, "gram", False), ("bf16", 3e-2, "gram", False), ("fp32", 1e-3, "wasserstein", True)])
-def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path, precision, tolerance, style_loss,
-                                                masked):
+@pytest.mark.parametrize(
+    ("precision", "tolerance", "style_loss", "masked"),
+    [("fp32", 1e-3, "gram", False), ("bf16", 3e-2, "gram", False), ("fp32", 1e-3, "wasserstein", True)],
+)
+def test_tiled_loss_and_gradient_match_one_pass(
+    vgg, content_path, style_path, precision, tolerance, style_loss, masked
+):
     """Two passes over 24 tiles, some of them inside the image on every side, give the loss and
     the gradient of one pass over the whole image: for Gram and Wasserstein losses, with masks."""
     config, content, image, regions = _reference(vgg, content_path, style_path, 384, precision, style_loss, masked)
@@ -103,9 +112,18 @@ def test_tiled_loss_and_gradient_match_one_pass(vgg, content_path, style_path, p
     height, width = image.shape[-2:]
     assert len(tiles) == 24
     assert any(0 < t.top and t.bottom < height and 0 < t.left and t.right < width for t in tiles)
-    terms, grad = tiled_loss_and_grad(vgg, image, tiles, content_targets={layer: content_target},
-                                      content_weight=config.content_weight, regions=regions, layer_weights=weights,
-                                      kind=kind, style_weight=config.style_weight, dtype=dtype)
+    terms, grad = tiled_loss_and_grad(
+        vgg,
+        image,
+        tiles,
+        content_targets={layer: content_target},
+        content_weight=config.content_weight,
+        regions=regions,
+        layer_weights=weights,
+        kind=kind,
+        style_weight=config.style_weight,
+        dtype=dtype,
+    )
     torch.testing.assert_close(terms, torch.stack([c, s]).detach(), rtol=tolerance / 10, atol=0)
     assert float((grad - x.grad).norm() / x.grad.norm()) < tolerance
     if precision == "fp32":

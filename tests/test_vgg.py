@@ -130,7 +130,9 @@ def test_rescaled_avg_pooling_keeps_max_poolings_activation_magnitudes(vgg, monk
 
 def test_a_grey_image_reads_as_equal_rgb_channels(vgg, content_tensor):
     grey = content_tensor.mean(1, keepdim=True)
-    torch.testing.assert_close(vgg(grey, ["relu3_1"])["relu3_1"], vgg(grey.expand(-1, 3, -1, -1), ["relu3_1"])["relu3_1"])
+    torch.testing.assert_close(
+        vgg(grey, ["relu3_1"])["relu3_1"], vgg(grey.expand(-1, 3, -1, -1), ["relu3_1"])["relu3_1"]
+    )
     with pytest.raises(ValueError, match="grey"):
         vgg(torch.rand(1, 2, 32, 32), ["relu1_1"])
 
@@ -156,14 +158,18 @@ def test_a_float_safetensors_file_gives_the_same_features(tmp_path, vgg):
     save_file(tensors, str(path))
     other = load_vgg19(path)
     assert other is not vgg
-    torch.testing.assert_close(other(gradient_image(), ["relu3_1"])["relu3_1"],
-                               vgg(gradient_image(), ["relu3_1"])["relu3_1"])
+    torch.testing.assert_close(
+        other(gradient_image(), ["relu3_1"])["relu3_1"], vgg(gradient_image(), ["relu3_1"])["relu3_1"]
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "cannot be read"),
-    (b"not a weights file at all", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "cannot be read"),
+        (b"not a weights file at all", "cannot be read"),
+    ],
+)
 def test_unreadable_weights_file_is_a_clear_error(tmp_path, content, message):
     path = tmp_path / "weights.bin"
     path.write_bytes(content)

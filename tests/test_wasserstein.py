@@ -200,7 +200,9 @@ def test_w2_distance_is_symmetric_nonnegative_and_matches_eigh():
         c2 = c1 + scale * _spd(12, 10.0, seed=seed + 100)
         d12, d21 = w2_distance(m1, c1, m2, c2), w2_distance(m2, c2, m1, c1)
         root = _eigh_root(c2)
-        expected = (m1 - m2).pow(2).sum() + c1.trace() + c2.trace() - 2 * torch.linalg.eigvalsh(root @ c1 @ root).sqrt().sum()
+        expected = (
+            (m1 - m2).pow(2).sum() + c1.trace() + c2.trace() - 2 * torch.linalg.eigvalsh(root @ c1 @ root).sqrt().sum()
+        )
         assert d12.item() >= 0 and d21.item() >= 0
         assert d12.item() == pytest.approx(d21.item(), rel=1e-8, abs=1e-12)
         assert d12.item() == pytest.approx(expected.item(), rel=1e-8, abs=1e-12)

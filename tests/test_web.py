@@ -43,6 +43,7 @@ def painting() -> bytes:
 def server(tmp_path):
     """make(**settings) -> a started TestClient on a fresh (or the same) data folder."""
     with ExitStack() as stack:
+
         def make(*, run_jobs: bool = True, **settings) -> TestClient:
             app = create_app(ServerSettings(data_dir=tmp_path / "data", **settings), run_jobs=run_jobs)
             return stack.enter_context(TestClient(app))
@@ -51,9 +52,11 @@ def server(tmp_path):
 
 
 def submit(client: TestClient, photo: bytes, painting: bytes, **fields) -> dict:
-    response = client.post("/api/jobs", files=[("content", ("photo.png", photo, "image/png")),
-                                                ("styles", ("painting.png", painting, "image/png"))],
-                           data={**TINY, **fields})
+    response = client.post(
+        "/api/jobs",
+        files=[("content", ("photo.png", photo, "image/png")), ("styles", ("painting.png", painting, "image/png"))],
+        data={**TINY, **fields},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -209,8 +212,9 @@ def test_jobs_from_the_bundled_samples_and_their_thumbnails(server):
     assert {s["name"] for s in samples} == {"tubingen", "starry_night", "the_scream"}
     thumb = client.get("/api/samples/the_scream")
     assert thumb.status_code == 200 and max(Image.open(io.BytesIO(thumb.content)).size) == 256
-    response = client.post("/api/jobs", data={"content_sample": "tubingen",
-                                              "style_samples": ["starry_night", "the_scream"], **TINY})
+    response = client.post(
+        "/api/jobs", data={"content_sample": "tubingen", "style_samples": ["starry_night", "the_scream"], **TINY}
+    )
     assert response.status_code == 201, response.text
     assert response.json()["style_names"] == ["The Starry Night, van Gogh", "The Scream, Munch"]
     assert client.get("/api/samples/nope").status_code == 404

@@ -17,8 +17,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                       "(apt-get install chromium; .ci/run installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)",
+    ),
 ]
 
 
@@ -34,8 +36,11 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         browser.close()
 
@@ -93,8 +98,9 @@ def test_upload_watch_the_preview_change_and_download_the_png(page, browser, bas
 def test_a_bad_upload_shows_the_servers_error_on_the_page(page, base_url):
     page.goto(base_url)
     page.wait_for_selector("#style-samples .sample")
-    page.set_input_files("#content-file", files=[{"name": "notes.png", "mimeType": "image/png",
-                                                   "buffer": b"this is not a picture"}])
+    page.set_input_files(
+        "#content-file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"this is not a picture"}]
+    )
     page.click("#style-samples .sample >> nth=0")
     page.fill("#size", "64")
     page.click("#start")

@@ -28,6 +28,7 @@ def png(width: int, height: int) -> bytes:
 @pytest.fixture()
 def server(tmp_path):
     with ExitStack() as stack:
+
         def make(**settings) -> TestClient:
             app = create_app(ServerSettings(data_dir=tmp_path / "data", **settings), run_jobs=False)
             return stack.enter_context(TestClient(app))
@@ -35,9 +36,10 @@ def server(tmp_path):
         yield make
 
 
-def post(client: TestClient, content: bytes | None = None, styles: tuple[bytes, ...] = (), name: str = "a.png",
-         **fields):
-    files = ([("content", (name, content, "image/png"))] if content is not None else [])
+def post(
+    client: TestClient, content: bytes | None = None, styles: tuple[bytes, ...] = (), name: str = "a.png", **fields
+):
+    files = [("content", (name, content, "image/png"))] if content is not None else []
     files += [("styles", (f"s{i}.png", s, "image/png")) for i, s in enumerate(styles)]
     return client.post("/api/jobs", files=files or None, data={**TINY, **fields})
 
@@ -80,30 +82,36 @@ def test_an_image_over_the_pixel_limit(server):
     assert nothing_queued(client)
 
 
-@pytest.mark.parametrize(("fields", "expected"), [
-    ({"size": "4096"}, "size must be between 32 and 2048; got 4096"),
-    ({"size": "16"}, "size must be between 32 and 2048; got 16"),
-    ({"size": "big"}, "size: Input should be a valid integer"),
-    ({"iterations": "0"}, "iterations must be between 1 and 2000; got 0"),
-    ({"style_strength": "nan"}, "style_strength must be between 0.01 and 100.0; got nan"),
-    ({"style_strength": "1000"}, "style_strength must be between 0.01 and 100.0; got 1000.0"),
-    ({"preserve_color": "sepia"}, "preserve_color: Input should be 'none', 'luminance' or 'histogram'"),
-    ({"preset": "picasso"}, "preset must be one of default, gatys2015; got 'picasso'"),
-    ({"seed": "-1"}, "seed must be between 0 and 9223372036854775807; got -1"),
-])
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"size": "4096"}, "size must be between 32 and 2048; got 4096"),
+        ({"size": "16"}, "size must be between 32 and 2048; got 16"),
+        ({"size": "big"}, "size: Input should be a valid integer"),
+        ({"iterations": "0"}, "iterations must be between 1 and 2000; got 0"),
+        ({"style_strength": "nan"}, "style_strength must be between 0.01 and 100.0; got nan"),
+        ({"style_strength": "1000"}, "style_strength must be between 0.01 and 100.0; got 1000.0"),
+        ({"preserve_color": "sepia"}, "preserve_color: Input should be 'none', 'luminance' or 'histogram'"),
+        ({"preset": "picasso"}, "preset must be one of default, gatys2015; got 'picasso'"),
+        ({"seed": "-1"}, "seed must be between 0 and 9223372036854775807; got -1"),
+    ],
+)
 def test_a_bad_option(server, fields, expected):
     client = server()
     assert error(post(client, png(64, 64), (png(64, 64),), **fields), 422).startswith(expected)
     assert nothing_queued(client)
 
 
-@pytest.mark.parametrize(("content", "styles", "samples", "expected"), [
-    (None, 1, {}, "give a photo: upload one, or choose a sample"),
-    (True, 0, {}, "give at least one painting: upload one, or choose a sample"),
-    (True, 9, {}, "9 paintings; at most 8 per job"),
-    (None, 1, {"content_sample": "../../etc/passwd"}, "unknown sample '../../etc/passwd'"),
-    (True, 0, {"style_samples": "mona_lisa"}, "unknown sample 'mona_lisa'"),
-])
+@pytest.mark.parametrize(
+    ("content", "styles", "samples", "expected"),
+    [
+        (None, 1, {}, "give a photo: upload one, or choose a sample"),
+        (True, 0, {}, "give at least one painting: upload one, or choose a sample"),
+        (True, 9, {}, "9 paintings; at most 8 per job"),
+        (None, 1, {"content_sample": "../../etc/passwd"}, "unknown sample '../../etc/passwd'"),
+        (True, 0, {"style_samples": "mona_lisa"}, "unknown sample 'mona_lisa'"),
+    ],
+)
 def test_missing_or_unknown_inputs(server, content, styles, samples, expected):
     client = server()
     response = post(client, png(64, 64) if content else None, (png(64, 64),) * styles, **samples)
@@ -128,19 +136,31 @@ def test_a_full_queue(server):
 
 # These reach the job handlers: the server decodes them to "..", "../../etc/passwd" (a backslash
 # path), "\n.." and so on, which the id check refuses before any path is made.
-@pytest.mark.parametrize(("job_id", "shown"), [
-    ("0" * 32, "'" + "0" * 32 + "'"), ("nope", "'nope'"), ("%2e%2e", "'..'"),
-    ("..%5C..%5Cetc%5Cpasswd", "'..\\\\..\\\\etc\\\\passwd'"), ("%0A..%00", "'..'"),
-    ("a" * 60, "'" + "a" * 40 + "...'"),
-])
+@pytest.mark.parametrize(
+    ("job_id", "shown"),
+    [
+        ("0" * 32, "'" + "0" * 32 + "'"),
+        ("nope", "'nope'"),
+        ("%2e%2e", "'..'"),
+        ("..%5C..%5Cetc%5Cpasswd", "'..\\\\..\\\\etc\\\\passwd'"),
+        ("%0A..%00", "'..'"),
+        ("a" * 60, "'" + "a" * 40 + "...'"),
+    ],
+)
 @pytest.mark.parametrize("tail", ["", "/result", "/preview", "/thumbnail", "/events"])
 def test_unknown_and_path_traversal_ids_find_nothing(server, job_id, shown, tail):
     assert error(server().get(f"/api/jobs/{job_id}{tail}"), 404) == f"no such job: {shown}"
 
 
 # Slashes, encoded or not, never reach a job handler: no route has a slash in its id.
-@pytest.mark.parametrize("path", ["/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/..%2F..%2Fetc%2Fpasswd/result",
-                                  "/api/jobs/%2e%2e/%2e%2e/etc/passwd"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/jobs/..%2F..%2Fetc%2Fpasswd",
+        "/api/jobs/..%2F..%2Fetc%2Fpasswd/result",
+        "/api/jobs/%2e%2e/%2e%2e/etc/passwd",
+    ],
+)
 def test_slashes_in_ids_match_no_route(server, path):
     response = server().get(path)
     assert response.status_code == 404 and "root:" not in response.text
@@ -148,8 +168,11 @@ def test_slashes_in_ids_match_no_route(server, path):
 
 def test_path_traversal_through_static_files_and_delete(server):
     client = server()
-    for path in ["/static/../../../../etc/passwd", "/static/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
-                 "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd"]:
+    for path in [
+        "/static/../../../../etc/passwd",
+        "/static/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    ]:
         response = client.get(path)
         assert response.status_code == 404 and "root:" not in response.text
     assert error(client.delete("/api/jobs/..%2F..%2Fjobs"), 404)
@@ -189,18 +212,25 @@ def test_a_token_guards_the_api_and_the_page_keeps_it_in_a_cookie(server):
 
 def test_cross_site_posts_and_deletes_are_refused(server):
     client = server()
-    response = client.post("/api/jobs", data={"content_sample": "tubingen", "style_samples": "starry_night"},
-                           headers={"Origin": "http://evil.example"})
+    response = client.post(
+        "/api/jobs",
+        data={"content_sample": "tubingen", "style_samples": "starry_night"},
+        headers={"Origin": "http://evil.example"},
+    )
     assert error(response, 403) == "cross-site requests are refused"
     assert nothing_queued(client)
-    same = client.post("/api/jobs", data={"content_sample": "tubingen", "style_samples": "starry_night", **TINY},
-                       headers={"Origin": "http://testserver"})
+    same = client.post(
+        "/api/jobs",
+        data={"content_sample": "tubingen", "style_samples": "starry_night", **TINY},
+        headers={"Origin": "http://testserver"},
+    )
     assert same.status_code == 201
 
 
 def test_a_loopback_server_refuses_other_host_names(tmp_path):
-    app = create_app(ServerSettings(data_dir=tmp_path), allowed_hosts=listening("::1", 8000, None).allowed_hosts,
-                     run_jobs=False)
+    app = create_app(
+        ServerSettings(data_dir=tmp_path), allowed_hosts=listening("::1", 8000, None).allowed_hosts, run_jobs=False
+    )
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST", "[0:0:0:0:0:0:0:1]:8000"):
             assert client.get("/api/health", headers={"Host": host}).status_code == 200, host
@@ -239,8 +269,7 @@ def test_the_api_page_is_served_from_local_files(server):
     assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/jobs/{job_id}/events"} <= set(paths)
     assert {"post", "get"} <= set(paths["/api/jobs"]) and "delete" in paths["/api/jobs/{job_id}"]
     page = client.get("/jobs/" + "0" * 32).text  # a job's address is the page, which then asks the API
-    assert "src=\"/static/app.js\"" in page and "http" not in page.split("<body>")[0].replace(
-        'name="viewport"', "")
+    assert 'src="/static/app.js"' in page and "http" not in page.split("<body>")[0].replace('name="viewport"', "")
 
 
 def test_serve_refuses_bad_settings_in_one_line(tmp_path):
@@ -264,8 +293,10 @@ def test_the_core_never_imports_the_web_framework():
     import subprocess
     import sys
 
-    code = ("import sys, impasto.api, impasto.cli; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('fastapi', 'starlette', 'uvicorn') or m == 'impasto.web.app'); print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys, impasto.api, impasto.cli; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('fastapi', 'starlette', 'uvicorn') or m == 'impasto.web.app'); print(bad); sys.exit(bool(bad))"
+    )
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -319,8 +350,11 @@ def test_a_record_whose_id_is_not_its_folders_is_skipped_on_start(tmp_path, capl
 
     folder = tmp_path / "data" / "jobs" / ("a" * 32)
     folder.mkdir(parents=True)
-    (folder / "job.json").write_text(jsonlib.dumps({"id": "../../elsewhere", "options": {}, "content_name": "x",
-                                                   "style_names": [], "style_files": []}))
+    (folder / "job.json").write_text(
+        jsonlib.dumps(
+            {"id": "../../elsewhere", "options": {}, "content_name": "x", "style_names": [], "style_files": []}
+        )
+    )
     logger = logging.getLogger("impasto")  # the CLI's tests may have stopped it propagating to the root
     logger.addHandler(caplog.handler)
     try:
@@ -339,5 +373,6 @@ def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path, monkeypatc
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the web extra were not installed
     result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.output.strip() == ("impasto: error: impasto serve needs the web extra (uvicorn is missing): "
-                                     "pip install 'impasto[web]'")
+    assert result.output.strip() == (
+        "impasto: error: impasto serve needs the web extra (uvicorn is missing): pip install 'impasto[web]'"
+    )

@@ -24,8 +24,16 @@ _EXPORTS = {
     "load_vgg19": "vgg",
 }
 
-__all__ = ["LAYER_NAMES", "PRESETS", "NonFiniteLossError", "Progress", "StyleConfig", "__version__", "load_vgg19",
-           "stylize"]
+__all__ = [
+    "LAYER_NAMES",
+    "PRESETS",
+    "NonFiniteLossError",
+    "Progress",
+    "StyleConfig",
+    "__version__",
+    "load_vgg19",
+    "stylize",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import stylize

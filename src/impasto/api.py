@@ -61,18 +61,27 @@ def _name(source: ImageSource) -> str:
 def _check_size(image: Image.Image, long_side: int | None, what: str, option: str) -> None:
     """The image itself, and once resized to `long_side`, must be >= MIN_SIZE on its short side."""
     if min(image.size) < MIN_SIZE:
-        raise ValueError(f"{what} is {image.width}x{image.height} px; VGG19 needs at least {MIN_SIZE} px "
-                         "on each side")
+        raise ValueError(f"{what} is {image.width}x{image.height} px; VGG19 needs at least {MIN_SIZE} px on each side")
     if long_side is not None and (short := min(fit_long_side(image.width, image.height, long_side))) < MIN_SIZE:
-        raise ValueError(f"{what} would be {short} px on its short side at this size; "
-                         f"at least {MIN_SIZE} px is needed (raise {option})")
+        raise ValueError(
+            f"{what} would be {short} px on its short side at this size; "
+            f"at least {MIN_SIZE} px is needed (raise {option})"
+        )
 
 
 _ASPECT_TOLERANCE = 0.02
 
 
-def _check_masks(sources: Masks, images: Sequence[Image.Image], what: str, verb: str, names: Sequence[str], *,
-                 allow_none: bool, allow_huge: bool) -> tuple[torch.Tensor | None, ...] | None:
+def _check_masks(
+    sources: Masks,
+    images: Sequence[Image.Image],
+    what: str,
+    verb: str,
+    names: Sequence[str],
+    *,
+    allow_none: bool,
+    allow_huge: bool,
+) -> tuple[torch.Tensor | None, ...] | None:
     """Decode one mask per image, each with its image's aspect ratio and some area to cover."""
     if sources is None:
         return None
@@ -89,16 +98,26 @@ def _check_masks(sources: Masks, images: Sequence[Image.Image], what: str, verb:
         mask = open_mask(source, allow_huge=allow_huge)
         h, w = mask.shape[-2:]
         if abs((w / h) / (image.width / image.height) - 1) > _ASPECT_TOLERANCE:
-            raise ValueError(f"{label} is {w}x{h} px but {name} is {image.width}x{image.height}; "
-                             "a mask must have the shape of the image it covers")
+            raise ValueError(
+                f"{label} is {w}x{h} px but {name} is {image.width}x{image.height}; "
+                "a mask must have the shape of the image it covers"
+            )
         if float(mask.max()) <= 0:
             raise ValueError(f"{label} is black everywhere: it leaves its style nothing to {verb}")
         masks.append(mask)
     return tuple(masks)
 
 
-def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None = None, masks: Masks = None,
-            style_masks: Masks = None, allow_huge: bool = False, max_pixels: int | None = None) -> PreparedRun:
+def prepare(
+    content: ImageSource,
+    styles: Styles,
+    *,
+    config: StyleConfig | None = None,
+    masks: Masks = None,
+    style_masks: Masks = None,
+    allow_huge: bool = False,
+    max_pixels: int | None = None,
+) -> PreparedRun:
     """Check and decode every input; load no network. ValueError names the first problem.
 
     masks: one per style (paths, Pillow images or tensors in [0, 1], any size with the content's
@@ -118,11 +137,18 @@ def prepare(content: ImageSource, styles: Styles, *, config: StyleConfig | None 
     for source, image in zip(style_list, style_images):
         _check_size(image, smallest, f"style image {_name(source)}", "start_size, style_scale or style_size")
     style_names = [f"style image {i} ({_name(s)})" for i, s in enumerate(style_list, 1)]
-    mask_tensors = _check_masks(masks, [content_image] * len(style_images), "mask", "paint",
-                                [f"the content ({_name(content)})"] * len(style_images), allow_none=False,
-                                allow_huge=allow_huge)
-    style_mask_tensors = _check_masks(style_masks, style_images, "style mask", "read", style_names, allow_none=True,
-                                      allow_huge=allow_huge)
+    mask_tensors = _check_masks(
+        masks,
+        [content_image] * len(style_images),
+        "mask",
+        "paint",
+        [f"the content ({_name(content)})"] * len(style_images),
+        allow_none=False,
+        allow_huge=allow_huge,
+    )
+    style_mask_tensors = _check_masks(
+        style_masks, style_images, "style mask", "read", style_names, allow_none=True, allow_huge=allow_huge
+    )
     init: str | Image.Image = config.init
     if init not in INIT_MODES:
         init = open_image(init, allow_huge=allow_huge)
@@ -148,16 +174,23 @@ def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> floa
     import dataclasses
     import time
 
-    config = dataclasses.replace(run.config, size=min(long_side, run.config.size), start_size=None,
-                                 iterations=steps + 1, tile_size=None, style_size=None)
+    config = dataclasses.replace(
+        run.config,
+        size=min(long_side, run.config.size),
+        start_size=None,
+        iterations=steps + 1,
+        tile_size=None,
+        style_size=None,
+    )
     small = dataclasses.replace(run, config=config)
     stamps: list[float] = []
     result = render(small, callback=lambda p: stamps.append(time.perf_counter()))
     return (stamps[-1] - stamps[0]) / steps / (result.shape[-1] * result.shape[-2])
 
 
-def render(run: PreparedRun, *, callback: ProgressCallback | None = None,
-           rungs: list[tuple[Scale, ScalePlan]] | None = None) -> torch.Tensor:
+def render(
+    run: PreparedRun, *, callback: ProgressCallback | None = None, rungs: list[tuple[Scale, ScalePlan]] | None = None
+) -> torch.Tensor:
     """Run a prepared job. Returns (1, 3, H, W) float32 sRGB in [0, 1] on the run's device.
 
     callback receives an `impasto.Progress` after every step. Raises NonFiniteLossError if the
@@ -169,22 +202,37 @@ def render(run: PreparedRun, *, callback: ProgressCallback | None = None,
 
     def inputs_at(scale: Scale) -> ScaleInputs:
         styles = [to_tensor(resize_long_side(s, scale.style_size)).to(device) for s in run.styles]
-        masks = None if run.masks is None else [
-            resize_mask(m, (scale.height, scale.width)).to(device) for m in run.masks]
-        style_masks = None if run.style_masks is None else [
-            None if m is None else resize_mask(m, tuple(s.shape[-2:])).to(device)
-            for m, s in zip(run.style_masks, styles)]
+        masks = (
+            None if run.masks is None else [resize_mask(m, (scale.height, scale.width)).to(device) for m in run.masks]
+        )
+        style_masks = (
+            None
+            if run.style_masks is None
+            else [
+                None if m is None else resize_mask(m, tuple(s.shape[-2:])).to(device)
+                for m, s in zip(run.style_masks, styles)
+            ]
+        )
         content = to_tensor(resize_exact(run.content, (scale.width, scale.height))).to(device)
         return ScaleInputs(content, styles, masks, style_masks)
 
     first = rungs[0][0]
-    init: str | torch.Tensor = run.init if isinstance(run.init, str) else to_tensor(
-        resize_exact(run.init, (first.width, first.height))
-    ).to(device)  # an init image takes the first scale's exact size, whatever its aspect ratio
+    init: str | torch.Tensor = (
+        run.init
+        if isinstance(run.init, str)
+        else to_tensor(resize_exact(run.init, (first.width, first.height))).to(device)
+    )  # an init image takes the first scale's exact size, whatever its aspect ratio
     model = load_vgg19(config.weights, pooling=config.pooling, padding=config.padding, device=device)
     for scale, how in rungs:
-        log.info("scale %d/%d: %dx%d, %d steps, %s", scale.index + 1, len(rungs), scale.width, scale.height,
-                 scale.iterations, "whole" if how.tile is None else f"tiles of {how.tile} px")
+        log.info(
+            "scale %d/%d: %dx%d, %d steps, %s",
+            scale.index + 1,
+            len(rungs),
+            scale.width,
+            scale.height,
+            scale.iterations,
+            "whole" if how.tile is None else f"tiles of {how.tile} px",
+        )
     return optimize_scales(model, rungs, inputs_at, config, init=init, callback=callback)
 
 

@@ -28,14 +28,25 @@ def print_plan(run, rungs) -> int:
         total_time, peak = total_time + seconds, max(peak, how.peak_bytes)
         passes = "whole" if how.tile is None else f"~{how.passes} tiles of {how.tile}"
         pairs = str(how.history) if run.config.optimizer == "lbfgs" else "-"
-        table.add_row(f"{scale.index + 1}/{len(rungs)}", f"{scale.width}x{scale.height}", str(scale.iterations),
-                      str(scale.style_size), passes, pairs, f"{how.peak_bytes / GIB:.2f} GiB", _minutes(seconds))
+        table.add_row(
+            f"{scale.index + 1}/{len(rungs)}",
+            f"{scale.width}x{scale.height}",
+            str(scale.iterations),
+            str(scale.style_size),
+            passes,
+            pairs,
+            f"{how.peak_bytes / GIB:.2f} GiB",
+            _minutes(seconds),
+        )
     console.print(table)
     budget = run.config.max_memory or memory_budget(run.device)
-    console.print(f"total: {sum(s.iterations for s, _ in rungs)} steps, about {_minutes(total_time)}, "
-                  f"peak about {peak / GIB:.2f} GiB (budget {budget / GIB:.2f} GiB"
-                  + ("" if run.config.max_memory else ", the default") + ")"
-                  + f"; calibrated at {seconds_per_px * 1e6:.2f} µs per pixel-step")
+    console.print(
+        f"total: {sum(s.iterations for s, _ in rungs)} steps, about {_minutes(total_time)}, "
+        f"peak about {peak / GIB:.2f} GiB (budget {budget / GIB:.2f} GiB"
+        + ("" if run.config.max_memory else ", the default")
+        + ")"
+        + f"; calibrated at {seconds_per_px * 1e6:.2f} µs per pixel-step"
+    )
     return 0
 
 

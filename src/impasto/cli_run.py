@@ -86,8 +86,9 @@ def _is_one_of(path: Path, others: Sequence[Path]) -> bool:
     return False
 
 
-def plan_outputs(output: Path, inputs: Sequence[Path], *, bit_depth: int | None, save_every: int | None,
-                 iterations: int, force: bool) -> OutputPlan:
+def plan_outputs(
+    output: Path, inputs: Sequence[Path], *, bit_depth: int | None, save_every: int | None, iterations: int, force: bool
+) -> OutputPlan:
     """Check every path the run will write, before any heavy work; ValueError names the problem."""
     from .image_write import output_format
 
@@ -95,7 +96,9 @@ def plan_outputs(output: Path, inputs: Sequence[Path], *, bit_depth: int | None,
     inputs = tuple(p.expanduser() for p in inputs)
     folder = output.parent
     limit = _name_max(folder)
-    longest = f"{output.stem}.partial.99.png" if save_every is None else f"{output.stem}.{iterations:04d}{output.suffix}"
+    longest = (
+        f"{output.stem}.partial.99.png" if save_every is None else f"{output.stem}.{iterations:04d}{output.suffix}"
+    )
     if len(os.fsencode(max(output.name, longest, key=len))) > limit:
         raise ValueError(f"{output.name}: the file name is too long for this folder (at most {limit} bytes)")
     if output.is_dir():
@@ -114,10 +117,14 @@ def plan_outputs(output: Path, inputs: Sequence[Path], *, bit_depth: int | None,
     if save_every:
         stem, suffix = output.stem, output.suffix
         for entry in os.scandir(folder):
-            middle = entry.name[len(stem) + 1: len(entry.name) - len(suffix)]
-            if (entry.name.startswith(stem + ".") and entry.name.endswith(suffix) and middle.isdigit()
-                    and plan.saves_at(int(middle), iterations) and plan.intermediate(int(middle), iterations).name
-                    == entry.name):
+            middle = entry.name[len(stem) + 1 : len(entry.name) - len(suffix)]
+            if (
+                entry.name.startswith(stem + ".")
+                and entry.name.endswith(suffix)
+                and middle.isdigit()
+                and plan.saves_at(int(middle), iterations)
+                and plan.intermediate(int(middle), iterations).name == entry.name
+            ):
                 candidates.append(folder / entry.name)
     for path in candidates:
         if _is_one_of(path, inputs):
@@ -170,9 +177,15 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
     start = time.perf_counter()
     last: list = []  # the last Progress: its image is the live iterate, the "current image"
     # The bar and the ETA count work, not steps: a step costs in proportion to its scale's pixels.
-    columns = (TextColumn("[bold]stylizing"), BarColumn(bar_width=20), TextColumn("{task.fields[where]}"),
-               TextColumn("{task.fields[terms]}"), TextColumn("{task.fields[rate]}"), TextColumn("ETA"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]stylizing"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.fields[where]}"),
+        TextColumn("{task.fields[terms]}"),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     began: dict[int, tuple[int, float]] = {}  # scale -> (steps, seconds) before its first step
 
     def on_step(p) -> None:
@@ -183,8 +196,13 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
         if p.scales > 1:
             where = f"scale {p.scale}/{p.scales} {p.width}x{p.height} " + where
         terms = f"loss {p.loss:.3g} = content {p.content_loss:.3g} + style {p.style_loss:.3g}"
-        bar.update(task, completed=p.done * _WORK, where=where,
-                   terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""), rate=f"{seconds / steps:.2f} s/it")
+        bar.update(
+            task,
+            completed=p.done * _WORK,
+            where=where,
+            terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""),
+            rate=f"{seconds / steps:.2f} s/it",
+        )
         if plan.saves_at(p.step, p.total):
             save_image(p.image, plan.intermediate(p.step, p.total), bit_depth=plan.bit_depth)
 
@@ -210,8 +228,10 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
         rescue = _rescue(result, plan)
         fail(f"cannot write {plan.output} ({err.strerror or err}){rescue}", EXIT_INTERNAL)
     width, height = result.shape[-1], result.shape[-2]
-    console.print(f"wrote {plan.output} ({width}x{height}, {plan.bit_depth}-bit {plan.fmt}) "
-                  f"in {time.perf_counter() - start:.1f} s")
+    console.print(
+        f"wrote {plan.output} ({width}x{height}, {plan.bit_depth}-bit {plan.fmt}) "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 

@@ -64,12 +64,18 @@ def _bind(host: str, port: int) -> socket.socket:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but loopback needs a token."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    data_dir: Path | None = typer.Option(None, help="Folder of jobs and results \\[default: the user cache "
-                                         "folder, e.g. ~/.cache/impasto/web]."),
-    token: str | None = typer.Option(None, envvar="IMPASTO_TOKEN", help="Bearer token every API call needs "
-                                     "(also from $IMPASTO_TOKEN). Off loopback, a random one is made if none is given."),
-    max_upload_mb: float = typer.Option(_DEFAULTS["max_upload_bytes"] / MB, min=0.1,
-                                        help="Upload limit per job, all images together, in MB."),
+    data_dir: Path | None = typer.Option(
+        None, help="Folder of jobs and results \\[default: the user cache folder, e.g. ~/.cache/impasto/web]."
+    ),
+    token: str | None = typer.Option(
+        None,
+        envvar="IMPASTO_TOKEN",
+        help="Bearer token every API call needs "
+        "(also from $IMPASTO_TOKEN). Off loopback, a random one is made if none is given.",
+    ),
+    max_upload_mb: float = typer.Option(
+        _DEFAULTS["max_upload_bytes"] / MB, min=0.1, help="Upload limit per job, all images together, in MB."
+    ),
     max_pixels: int = typer.Option(_DEFAULTS["max_pixels"], min=1, help="Pixel limit per input image."),
     max_size: int = typer.Option(_DEFAULTS["max_size"], min=MIN_SIZE, help="Largest result, long side in px."),
     max_queue: int = typer.Option(_DEFAULTS["max_queue"], min=1, help="Jobs that may wait in the queue."),
@@ -95,21 +101,31 @@ def serve(
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise ValueError(f"data folder {folder} is not writable")
-        settings = ServerSettings(data_dir=folder, max_upload_bytes=int(max_upload_mb * MB),
-                                  max_pixels=max_pixels, max_size=max_size, max_queue=max_queue, token=where.token)
+        settings = ServerSettings(
+            data_dir=folder,
+            max_upload_bytes=int(max_upload_mb * MB),
+            max_pixels=max_pixels,
+            max_size=max_size,
+            max_queue=max_queue,
+            token=where.token,
+        )
     except OSError as err:
         fail(f"data folder {data_dir or default_data_dir()}: {err.strerror or err}")
     except ValueError as err:
         fail(str(err))
     with _bind(host, port) as sock:
         if where.allowed_hosts is None:
-            typer.echo(f"impasto: warning: listening on {host}, beyond this machine: anyone who can reach it "
-                       "and has the token can run jobs" + (" (a random token was made; pass --token to choose "
-                                                           "one)" if where.made_token else ""), err=True)
+            typer.echo(
+                f"impasto: warning: listening on {host}, beyond this machine: anyone who can reach it "
+                "and has the token can run jobs"
+                + (" (a random token was made; pass --token to choose one)" if where.made_token else ""),
+                err=True,
+            )
         typer.echo(f"impasto: serving on {where.url}  (data in {folder}; Ctrl-C stops)", err=True)
         app = create_app(settings, allowed_hosts=where.allowed_hosts)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                               timeout_graceful_shutdown=5))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+        )
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # uvicorn hands Ctrl-C back once it has shut down, as uvicorn.run takes it

@@ -37,21 +37,81 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 # block 5 weighs 1/32 of that, as the tuned relu5_1 does. Any layer of `impasto layers` has one.
 DEFAULT_LAYER_WEIGHTS: dict[str, dict[str, float]] = {
     "gram": {
-        "conv1_1": 130, "relu1_1": 200, "conv1_2": 0.43, "relu1_2": 0.43, "pool1": 0.2, "conv2_1": 0.57,
-        "relu2_1": 2, "conv2_2": 0.37, "relu2_2": 1.5, "pool2": 0.17, "conv3_1": 0.38, "relu3_1": 4,
-        "conv3_2": 1.1, "relu3_2": 2.4, "conv3_3": 0.16, "relu3_3": 0.15, "conv3_4": 0.017, "relu3_4": 0.016,
-        "pool3": 0.0052, "conv4_1": 0.015, "relu4_1": 0.1, "conv4_2": 0.018, "relu4_2": 0.5, "conv4_3": 0.08,
-        "relu4_3": 9.2, "conv4_4": 0.37, "relu4_4": 500, "pool4": 42, "conv5_1": 0.12, "relu5_1": 20,
-        "conv5_2": 1.4, "relu5_2": 440, "conv5_3": 23, "relu5_3": 11000, "conv5_4": 180, "relu5_4": 4.5e+06,
+        "conv1_1": 130,
+        "relu1_1": 200,
+        "conv1_2": 0.43,
+        "relu1_2": 0.43,
+        "pool1": 0.2,
+        "conv2_1": 0.57,
+        "relu2_1": 2,
+        "conv2_2": 0.37,
+        "relu2_2": 1.5,
+        "pool2": 0.17,
+        "conv3_1": 0.38,
+        "relu3_1": 4,
+        "conv3_2": 1.1,
+        "relu3_2": 2.4,
+        "conv3_3": 0.16,
+        "relu3_3": 0.15,
+        "conv3_4": 0.017,
+        "relu3_4": 0.016,
+        "pool3": 0.0052,
+        "conv4_1": 0.015,
+        "relu4_1": 0.1,
+        "conv4_2": 0.018,
+        "relu4_2": 0.5,
+        "conv4_3": 0.08,
+        "relu4_3": 9.2,
+        "conv4_4": 0.37,
+        "relu4_4": 500,
+        "pool4": 42,
+        "conv5_1": 0.12,
+        "relu5_1": 20,
+        "conv5_2": 1.4,
+        "relu5_2": 440,
+        "conv5_3": 23,
+        "relu5_3": 11000,
+        "conv5_4": 180,
+        "relu5_4": 4.5e06,
         "pool5": 700000,
     },
     "wasserstein": {
-        "conv1_1": 33, "relu1_1": 70, "conv1_2": 3.4, "relu1_2": 4.1, "pool1": 3.1, "conv2_1": 1.7,
-        "relu2_1": 4.8, "conv2_2": 1.1, "relu2_2": 2.5, "pool2": 1.2, "conv3_1": 0.56, "relu3_1": 1.9,
-        "conv3_2": 0.8, "relu3_2": 1.8, "conv3_3": 0.52, "relu3_3": 0.69, "conv3_4": 0.13, "relu3_4": 0.17,
-        "pool3": 0.11, "conv4_1": 0.047, "relu4_1": 0.14, "conv4_2": 0.053, "relu4_2": 0.21, "conv4_3": 0.11,
-        "relu4_3": 0.67, "conv4_4": 0.4, "relu4_4": 3.2, "pool4": 1.2, "conv5_1": 0.022, "relu5_1": 0.14,
-        "conv5_2": 0.081, "relu5_2": 0.6, "conv5_3": 0.34, "relu5_3": 3.1, "conv5_4": 1.8, "relu5_4": 53,
+        "conv1_1": 33,
+        "relu1_1": 70,
+        "conv1_2": 3.4,
+        "relu1_2": 4.1,
+        "pool1": 3.1,
+        "conv2_1": 1.7,
+        "relu2_1": 4.8,
+        "conv2_2": 1.1,
+        "relu2_2": 2.5,
+        "pool2": 1.2,
+        "conv3_1": 0.56,
+        "relu3_1": 1.9,
+        "conv3_2": 0.8,
+        "relu3_2": 1.8,
+        "conv3_3": 0.52,
+        "relu3_3": 0.69,
+        "conv3_4": 0.13,
+        "relu3_4": 0.17,
+        "pool3": 0.11,
+        "conv4_1": 0.047,
+        "relu4_1": 0.14,
+        "conv4_2": 0.053,
+        "relu4_2": 0.21,
+        "conv4_3": 0.11,
+        "relu4_3": 0.67,
+        "conv4_4": 0.4,
+        "relu4_4": 3.2,
+        "pool4": 1.2,
+        "conv5_1": 0.022,
+        "relu5_1": 0.14,
+        "conv5_2": 0.081,
+        "relu5_2": 0.6,
+        "conv5_3": 0.34,
+        "relu5_3": 3.1,
+        "conv5_4": 1.8,
+        "relu5_4": 53,
         "pool5": 25,
     },
 }
@@ -168,8 +228,9 @@ def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
-def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False, strict: bool = False,
-                  maximum: float = math.inf) -> None:
+def _check_number(
+    name: str, value: Any, *, minimum: float, integer: bool = False, strict: bool = False, maximum: float = math.inf
+) -> None:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}")
@@ -208,8 +269,10 @@ def _validate(c: StyleConfig) -> None:
     _check_choice("color_transfer", c.color_transfer, get_args(ColorTransfer))
     _check_choice("style_layer_weighting", c.style_layer_weighting, get_args(LayerWeighting))
     if c.style_layer_weighting == "paper" and c.style_loss != "gram" and c.style_layer_weights is None:
-        raise ValueError("the paper's style layer weights are for the Gram loss; with style_loss "
-                         f"{c.style_loss!r}, give style_layer_weights or the measured weighting")
+        raise ValueError(
+            "the paper's style layer weights are for the Gram loss; with style_loss "
+            f"{c.style_loss!r}, give style_layer_weights or the measured weighting"
+        )
     _check_choice("device", c.device, get_args(Device))
     _check_choice("precision", c.precision, get_args(Precision))
     if not isinstance(c.init, str) or not c.init:

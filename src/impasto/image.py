@@ -79,8 +79,9 @@ def _decode(source: ImageSource, allow_huge: bool, max_pixels: int | None = None
     except PermissionError:
         raise ValueError(f"{name}: permission denied") from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:  # Pillow's ways of saying "broken"
-        raise ValueError(f"{name}: cannot decode the image, the file may be truncated or corrupt "
-                         f"({_first_line(err)})") from None
+        raise ValueError(
+            f"{name}: cannot decode the image, the file may be truncated or corrupt ({_first_line(err)})"
+        ) from None
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         log.warning("%s has %d frames; using the first", name, frames)
@@ -242,8 +243,9 @@ def open_mask(source: MaskSource, *, allow_huge: bool = False) -> torch.Tensor:
     if isinstance(source, torch.Tensor):
         mask = source.detach()
         if mask.dim() not in (2, 3, 4) or mask.shape[:-2].numel() != 1 or not mask.is_floating_point():
-            raise ValueError(f"a mask tensor must be float (H, W), (1, H, W) or (1, 1, H, W); "
-                             f"got {mask.dtype} {tuple(mask.shape)}")
+            raise ValueError(
+                f"a mask tensor must be float (H, W), (1, H, W) or (1, 1, H, W); got {mask.dtype} {tuple(mask.shape)}"
+            )
         mask = mask.reshape(1, 1, *mask.shape[-2:]).float().cpu()
         if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
             raise ValueError("a mask tensor must hold finite values in [0, 1]")

@@ -107,7 +107,7 @@ def encode_png16(array: np.ndarray, icc: bytes | None = None, *, level: int = 6)
     if icc:
         parts.append(chunk(b"iCCP", b"sRGB\0\0" + zlib.compress(icc)))  # name, NUL, method 0 (deflate)
     step = 1 << 23  # several IDAT chunks keep each well under the 2 GiB chunk limit
-    parts += [chunk(b"IDAT", data[i:i + step]) for i in range(0, max(len(data), 1), step)]
+    parts += [chunk(b"IDAT", data[i : i + step]) for i in range(0, max(len(data), 1), step)]
     parts.append(chunk(b"IEND", b""))
     return b"".join(parts)
 

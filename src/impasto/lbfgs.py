@@ -27,8 +27,15 @@ class LBFGS:
     initial_step: the largest pixel change of the first, steepest-descent step (pixel units).
     """
 
-    def __init__(self, image: torch.Tensor, *, history: int = 20, lr: float = 1.0, initial_step: float = 0.02,
-                 bounds: tuple[float, float] = (0.0, 1.0)):
+    def __init__(
+        self,
+        image: torch.Tensor,
+        *,
+        history: int = 20,
+        lr: float = 1.0,
+        initial_step: float = 0.02,
+        bounds: tuple[float, float] = (0.0, 1.0),
+    ):
         self.image, self.history, self.lr = image, history, lr
         self.initial_step, self.bounds = initial_step, bounds
         self.pairs: list[tuple[torch.Tensor, torch.Tensor, float]] = []  # (s, y, 1 / y·s)

@@ -72,8 +72,8 @@ class _Moments(torch.autograd.Function):
         mean = flat.new_zeros((b, c), dtype=wide_dtype) if need_mean else None
         rows = max(1, _SLAB_ELEMENTS // c)
         for start in range(0, flat.shape[1], rows):
-            wide = flat[:, start:start + rows].to(wide_dtype)
-            weighted = wide if weight is None else wide * weight[:, start:start + rows].to(wide_dtype)
+            wide = flat[:, start : start + rows].to(wide_dtype)
+            weighted = wide if weight is None else wide * weight[:, start : start + rows].to(wide_dtype)
             gram.baddbmm_(weighted.transpose(1, 2), wide)
             if mean is not None:
                 mean += weighted.sum(1)
@@ -88,8 +88,9 @@ class _Moments(torch.autograd.Function):
         return (out if weight is None else out.mul_(weight.to(flat.dtype))), None, None
 
 
-def weighted_moments(features: torch.Tensor, weight: torch.Tensor | None,
-                     need_mean: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def weighted_moments(
+    features: torch.Tensor, weight: torch.Tensor | None, need_mean: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(Σ_q m_q·F_q·F_qᵀ, Σ_q m_q·F_q or None), at least fp32, of features (B, C, h, w) weighted
     by weight (1, 1, h, w), or None for all 1; unnormalized."""
     b, c, h, w = features.shape
@@ -128,8 +129,9 @@ class Moments:
     mean: torch.Tensor | None = None
 
 
-def layer_moments(features: torch.Tensor, weight: torch.Tensor | None = None, *, mass: float | None = None,
-                  need_mean: bool = False) -> Moments:
+def layer_moments(
+    features: torch.Tensor, weight: torch.Tensor | None = None, *, mass: float | None = None, need_mean: bool = False
+) -> Moments:
     """Moments of features (B, C, h, w) weighted by weight (1, 1, h, w) in [0, 1] (None: all 1).
 
     mass: the normalizer, Σ of the weights by default; a tile passes the whole image's mass, so

@@ -62,8 +62,9 @@ def _state_copies(config: StyleConfig, history: int) -> int:
     return 3 + optimizer + (2 if config.ema_decay else 0)
 
 
-def estimate_peak(width: int, height: int, config: StyleConfig, *, act_bytes: int, history: int,
-                  tile: int | None) -> int:
+def estimate_peak(
+    width: int, height: int, config: StyleConfig, *, act_bytes: int, history: int, tile: int | None
+) -> int:
     """Estimated peak bytes of a step at width x height (whole, or in tiles of `tile` px core).
     Masks add nothing that counts: a region's moments keep no copy of the features (losses.py)."""
     pixels = width * height
@@ -104,8 +105,10 @@ def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int
             if peak <= usable or (forced and history == histories[-1]):
                 return ScalePlan(core, history, peak, _tiles(h, core) * _tiles(w, core))
     need = estimate(MIN_LBFGS_HISTORY, MIN_TILE)
-    raise ValueError(f"{w}x{h} needs about {need / GIB:.1f} GiB even in {MIN_TILE}-px tiles; "
-                     f"the memory budget is {budget / GIB:.1f} GiB (raise max_memory, or lower size)")
+    raise ValueError(
+        f"{w}x{h} needs about {need / GIB:.1f} GiB even in {MIN_TILE}-px tiles; "
+        f"the memory budget is {budget / GIB:.1f} GiB (raise max_memory, or lower size)"
+    )
 
 
 def _tiles(length: int, core: int) -> int:

@@ -82,13 +82,13 @@ def initial_image(content: torch.Tensor, init: str | torch.Tensor, seed: int) ->
     """
     if isinstance(init, torch.Tensor):
         if init.shape[-2:] != content.shape[-2:]:
-            init = torch.nn.functional.interpolate(init, size=content.shape[-2:], mode="bicubic",
-                                                   align_corners=False, antialias=True)
+            init = torch.nn.functional.interpolate(
+                init, size=content.shape[-2:], mode="bicubic", align_corners=False, antialias=True
+            )
         return init.to(content).clamp(0, 1).contiguous()
     if init not in _INITS:
         raise ValueError(f"init must be {', '.join(INIT_MODES)} or an image tensor; got {init!r}")
     return _INITS[init](content, seed)
-
 
 
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -114,8 +114,9 @@ def tile_offset(core: int, generator: torch.Generator) -> tuple[int, int]:
     return tuple(torch.randint(0, core, (2,), generator=generator).tolist())
 
 
-def _content_targets(model, content: torch.Tensor, scale: Scale, plan: ScalePlan, layers: Sequence[str],
-                     dtype: torch.dtype) -> dict[str, torch.Tensor]:
+def _content_targets(
+    model, content: torch.Tensor, scale: Scale, plan: ScalePlan, layers: Sequence[str], dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
     with torch.no_grad():
         if plan.tile is None:
             return model(content, list(layers), dtype=dtype)
@@ -123,9 +124,18 @@ def _content_targets(model, content: torch.Tensor, scale: Scale, plan: ScalePlan
         return {layer: tiled_features(model, content, layer, tiles, dtype) for layer in layers}
 
 
-def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, content: torch.Tensor,
-             regions: list[StyleRegion], dtype: torch.dtype, host_terms: HostCopy,
-             generator: torch.Generator) -> Callable[[], torch.Tensor]:
+def _closure(
+    model,
+    image,
+    scale: Scale,
+    plan: ScalePlan,
+    config: StyleConfig,
+    content: torch.Tensor,
+    regions: list[StyleRegion],
+    dtype: torch.dtype,
+    host_terms: HostCopy,
+    generator: torch.Generator,
+) -> Callable[[], torch.Tensor]:
     """The step's loss and gradient (into image.grad): one pass, or two passes over moving tiles."""
     layer_weights, kind = config.layer_weights(), STYLE_LOSSES[config.style_loss]
     style_layers = list(layer_weights)
@@ -138,14 +148,18 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
     def one_pass() -> torch.Tensor:
         image.grad = None
         features = model(image, layers, dtype=dtype)
-        moments = [region_moments(features, r.mask, list(r.targets), masses=r.masses, need_mean=kind.needs_mean)
-                   for r in regions]
+        moments = [
+            region_moments(features, r.mask, list(r.targets), masses=r.masses, need_mean=kind.needs_mean)
+            for r in regions
+        ]
         content_term = sum(content_loss(features[k], t) for k, t in content_targets.items())
-        terms = torch.stack([
-            config.content_weight * content_term,
-            config.style_weight * regions_loss(moments, regions, layer_weights, kind).to(image.device),
-            tv_term(),
-        ])
+        terms = torch.stack(
+            [
+                config.content_weight * content_term,
+                config.style_weight * regions_loss(moments, regions, layer_weights, kind).to(image.device),
+                tv_term(),
+            ]
+        )
         loss = terms.sum()
         loss.backward()
         host_terms.put(terms.detach())
@@ -155,8 +169,17 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
         offset = tile_offset(plan.tile, generator)
         tiles = plan_tiles(scale.height, scale.width, plan.tile, offset=offset)
         terms, grad = tiled_loss_and_grad(
-            model, image, tiles, content_targets=content_targets, content_weight=config.content_weight,
-            regions=regions, layer_weights=layer_weights, kind=kind, style_weight=config.style_weight, dtype=dtype)
+            model,
+            image,
+            tiles,
+            content_targets=content_targets,
+            content_weight=config.content_weight,
+            regions=regions,
+            layer_weights=layer_weights,
+            kind=kind,
+            style_weight=config.style_weight,
+            dtype=dtype,
+        )
         image.grad = None
         tv = tv_term()
         if tv.requires_grad:
@@ -169,9 +192,20 @@ def _closure(model, image, scale: Scale, plan: ScalePlan, config: StyleConfig, c
     return one_pass if plan.tile is None else tiled
 
 
-def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, inputs: ScaleInputs, colors: ColorPlan,
-               config: StyleConfig, dtype: torch.dtype, clock: _Clock, scales: int, handoff: list,
-               callback: ProgressCallback | None) -> torch.Tensor:
+def _run_scale(
+    model,
+    start: torch.Tensor,
+    scale: Scale,
+    plan: ScalePlan,
+    inputs: ScaleInputs,
+    colors: ColorPlan,
+    config: StyleConfig,
+    dtype: torch.dtype,
+    clock: _Clock,
+    scales: int,
+    handoff: list,
+    callback: ProgressCallback | None,
+) -> torch.Tensor:
     """Optimize one rung from `start` (network image); returns its result. handoff carries Adam on."""
     regions = style_regions(model, inputs, colors, config, dtype, tile=plan.tile)
     content = colors.content(inputs.content)
@@ -199,9 +233,23 @@ def _run_scale(model, start: torch.Tensor, scale: Scale, plan: ScalePlan, inputs
             average.update(image)
         if callback is not None:
             shown = colors.to_rgb(average.value if average is not None else image.detach(), inputs.content)
-            callback(Progress(clock.steps, clock.total_steps, total, content_term, style_term, tv_term,
-                              time.perf_counter() - clock.start, shown, scale.index + 1, scales,
-                              scale.width, scale.height, clock.work / max(1, clock.total_work)))
+            callback(
+                Progress(
+                    clock.steps,
+                    clock.total_steps,
+                    total,
+                    content_term,
+                    style_term,
+                    tv_term,
+                    time.perf_counter() - clock.start,
+                    shown,
+                    scale.index + 1,
+                    scales,
+                    scale.width,
+                    scale.height,
+                    clock.work / max(1, clock.total_work),
+                )
+            )
     result = average.value if average is not None else image.detach()
     if not torch.isfinite(result).all():  # the last step can break the image after its loss was read
         raise NonFiniteLossError(f"the image holds NaN or inf after step {clock.steps}")
@@ -236,13 +284,15 @@ def optimize_scales(
         if colors is None:
             colors = color_plan(inputs, config)
             first = config.init if init is None else init
-            start = initial_image(colors.content(inputs.content), first if isinstance(first, str) else
-                                  colors.content(first), config.seed)
+            start = initial_image(
+                colors.content(inputs.content), first if isinstance(first, str) else colors.content(first), config.seed
+            )
         else:
             start = upsample(image, (scale.height, scale.width))
         image = None  # the last scale's result is not needed once upsampled
-        image = _run_scale(model, start, scale, plan, inputs, colors, config, dtype, clock, len(rungs), handoff,
-                           callback)
+        image = _run_scale(
+            model, start, scale, plan, inputs, colors, config, dtype, clock, len(rungs), handoff, callback
+        )
         final_content = inputs.content
         del inputs, start
         release_free_memory()  # the finished scale's buffers must not add to the next one's peak

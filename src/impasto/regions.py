@@ -74,8 +74,14 @@ def region_masses(mask: torch.Tensor | None, height: int, width: int, layers: Se
     return masses
 
 
-def region_moments(features: Mapping[str, torch.Tensor], mask: torch.Tensor | None, layers: Sequence[str], *,
-                   masses: Mapping[str, float] | None = None, need_mean: bool = False) -> dict[str, Moments]:
+def region_moments(
+    features: Mapping[str, torch.Tensor],
+    mask: torch.Tensor | None,
+    layers: Sequence[str],
+    *,
+    masses: Mapping[str, float] | None = None,
+    need_mean: bool = False,
+) -> dict[str, Moments]:
     """{layer: Moments} of one region. mask: (1, 1, H, W) over the pixels the features came from,
     or None; masses: the normalizers (region_masses of the whole image, when these features are
     one tile's share of it), else the region's own mass in these features."""
@@ -87,8 +93,12 @@ def region_moments(features: Mapping[str, torch.Tensor], mask: torch.Tensor | No
     return out
 
 
-def regions_loss(moments: Sequence[Mapping[str, Moments]], regions: Sequence[StyleRegion],
-                 layer_weights: Mapping[str, float], kind: StyleLossKind) -> torch.Tensor:
+def regions_loss(
+    moments: Sequence[Mapping[str, Moments]],
+    regions: Sequence[StyleRegion],
+    layer_weights: Mapping[str, float],
+    kind: StyleLossKind,
+) -> torch.Tensor:
     """Σ_r λ_r · Σ_l w_l · kind.layer_loss(moments[r][l], target_rl). Scalar, fp32; a CPU zero
     when no region has a layer with positions (masks that only cover what deep layers crop)."""
     total = torch.zeros(())

@@ -85,8 +85,10 @@ def tune_allocator() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    return all(mallopt(param, value) == 1 for param, value in (
-        (_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20)))
+    return all(
+        mallopt(param, value) == 1
+        for param, value in ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20))
+    )
 
 
 def _total_ram() -> int:
@@ -163,8 +165,12 @@ def report() -> list[tuple[str, str]]:
     from . import __version__
     from .vgg import WEIGHTS_SHA256, default_weights_path, sha256_of
 
-    rows = [("impasto", __version__), ("python", platform.python_version()), ("torch", torch.__version__),
-            ("pillow", PIL.__version__)]
+    rows = [
+        ("impasto", __version__),
+        ("python", platform.python_version()),
+        ("torch", torch.__version__),
+        ("pillow", PIL.__version__),
+    ]
     rows += [("device", line) for line in device_lines()]
     try:
         path = default_weights_path()

@@ -100,32 +100,53 @@ def color_plan(inputs: ScaleInputs, config: StyleConfig) -> ColorPlan:
     return _COLOR_PLANS[config.preserve_color](inputs.content, parts, config)
 
 
-def _style_moments(model: VGG19Features, style: torch.Tensor, mask: torch.Tensor | None, layers: list[str],
-                   dtype: torch.dtype, tile: int | None, need_mean: bool) -> dict[str, Moments]:
+def _style_moments(
+    model: VGG19Features,
+    style: torch.Tensor,
+    mask: torch.Tensor | None,
+    layers: list[str],
+    dtype: torch.dtype,
+    tile: int | None,
+    need_mean: bool,
+) -> dict[str, Moments]:
     """{layer: Moments} of a style image over its mask, for the layers where the mask has mass."""
     masses = region_masses(mask, *style.shape[-2:], layers)
     layers = [k for k in layers if masses[k] > 0]
     if tile is not None and max(style.shape[-2:]) > tile:
         tiles = plan_tiles(*style.shape[-2:], tile)
-        return tiled_moments(model, style, layers, tiles, dtype, masks=[mask], need_mean=need_mean,
-                             masses=[masses])[0]
+        return tiled_moments(model, style, layers, tiles, dtype, masks=[mask], need_mean=need_mean, masses=[masses])[0]
     with torch.no_grad():
         return region_moments(model(style, layers, dtype=dtype), mask, layers, masses=masses, need_mean=need_mean)
 
 
-def _region(mask: torch.Tensor | None, share: float, moments: list[dict[str, Moments]], blend: list[float],
-            layers: list[str], kind: StyleLossKind, size: tuple[int, int]) -> StyleRegion:
+def _region(
+    mask: torch.Tensor | None,
+    share: float,
+    moments: list[dict[str, Moments]],
+    blend: list[float],
+    layers: list[str],
+    kind: StyleLossKind,
+    size: tuple[int, int],
+) -> StyleRegion:
     masses = region_masses(mask, *size, layers)
     present = [k for k in layers if masses[k] > 0 and all(k in m for m in moments)]
     unread = [k for k in layers if masses[k] > 0 and k not in present]
     if unread:  # a style mask so small that a deep layer sees none of it: that layer goes unmatched
-        log.warning("a style mask covers too little of its style image for %s; those layers are left out",
-                    ", ".join(unread))
+        log.warning(
+            "a style mask covers too little of its style image for %s; those layers are left out", ", ".join(unread)
+        )
     return StyleRegion(mask, share, {k: kind.target([m[k] for m in moments], blend) for k in present}, masses)
 
 
-def style_regions(model: VGG19Features, inputs: ScaleInputs, colors: ColorPlan, config: StyleConfig,
-                  dtype: torch.dtype, *, tile: int | None = None) -> list[StyleRegion]:
+def style_regions(
+    model: VGG19Features,
+    inputs: ScaleInputs,
+    colors: ColorPlan,
+    config: StyleConfig,
+    dtype: torch.dtype,
+    *,
+    tile: int | None = None,
+) -> list[StyleRegion]:
     """The style regions of one scale with their targets, computed once per scale.
 
     tile: a style image longer than this runs in tiles of this core size. Styles of blend weight 0
@@ -137,10 +158,16 @@ def style_regions(model: VGG19Features, inputs: ScaleInputs, colors: ColorPlan, 
     size = tuple(inputs.content.shape[-2:])
     used = [i for i, w in enumerate(blend) if w > 0]
     style_masks = inputs.style_masks or [None] * len(inputs.styles)
-    moments = {i: _style_moments(model, colors.styles[i](inputs.styles[i]), style_masks[i], layers, dtype, tile,
-                                 kind.needs_mean) for i in used}
+    moments = {
+        i: _style_moments(
+            model, colors.styles[i](inputs.styles[i]), style_masks[i], layers, dtype, tile, kind.needs_mean
+        )
+        for i in used
+    }
     if inputs.masks is None:
         return [_region(None, 1.0, [moments[i] for i in used], [blend[i] for i in used], layers, kind, size)]
     masks = normalize_masks([inputs.masks[i] for i in used])
     shares = region_shares(masks, [blend[i] for i in used])
-    return [_region(mask, share, [moments[i]], [1.0], layers, kind, size) for mask, share, i in zip(masks, shares, used)]
+    return [
+        _region(mask, share, [moments[i]], [1.0], layers, kind, size) for mask, share, i in zip(masks, shares, used)
+    ]

@@ -74,8 +74,9 @@ def _axis(length: int, core: int, offset: int, margin: int) -> list[tuple[int, i
     return pieces
 
 
-def plan_tiles(height: int, width: int, core: int, *, offset: tuple[int, int] = (0, 0),
-               margin: int | None = None) -> list[Tile]:
+def plan_tiles(
+    height: int, width: int, core: int, *, offset: tuple[int, int] = (0, 0), margin: int | None = None
+) -> list[Tile]:
     """Overlapping tiles covering height x width, cuts every `core` px shifted by `offset` (y, x).
 
     core >= both sides gives one tile, the whole image with weight 1. margin: MARGIN by default.
@@ -95,6 +96,7 @@ def tile_extent(core: int, margin: int | None = None) -> int:
 
 def network_pixels(height: int, width: int, core: int) -> int:
     """Pixels the network sees in one pass over all tiles (overlaps counted), at a typical offset."""
+
     def covered(length: int) -> int:
         return sum(high - low for low, high, _ in _axis(length, core, core // 2, MARGIN))
 
@@ -102,7 +104,7 @@ def network_pixels(height: int, width: int, core: int) -> int:
 
 
 def _piece(image: torch.Tensor, tile: Tile) -> torch.Tensor:
-    return image[..., tile.top:tile.bottom, tile.left:tile.right]
+    return image[..., tile.top : tile.bottom, tile.left : tile.right]
 
 
 def _tile_mask(tile: Tile, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
@@ -120,10 +122,18 @@ def _add(total: dict[str, Moments], part: Mapping[str, Moments]) -> None:
             total[layer] = Moments(old.gram + m.gram, None if m.mean is None else old.mean + m.mean)
 
 
-def tiled_moments(model: VGG19Features, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
-                  dtype: torch.dtype, *, masks: Sequence[torch.Tensor | None] = (None,), need_mean: bool = False,
-                  layers_of: Sequence[Sequence[str]] | None = None,
-                  masses: Sequence[Mapping[str, float]] | None = None) -> list[dict[str, Moments]]:
+def tiled_moments(
+    model: VGG19Features,
+    image: torch.Tensor,
+    layers: Sequence[str],
+    tiles: Sequence[Tile],
+    dtype: torch.dtype,
+    *,
+    masks: Sequence[torch.Tensor | None] = (None,),
+    need_mean: bool = False,
+    layers_of: Sequence[Sequence[str]] | None = None,
+    masses: Sequence[Mapping[str, float]] | None = None,
+) -> list[dict[str, Moments]]:
     """Moments {layer: Moments} of a whole (1, C, H, W) image, one dict per region mask (1, 1, H, W)
     or None (everywhere), summed over tiles: one network pass per tile for all regions. No grad.
     layers_of: per region, the layers it needs (default: all); each must have mass there.
@@ -136,14 +146,19 @@ def tiled_moments(model: VGG19Features, image: torch.Tensor, layers: Sequence[st
         for tile in tiles:
             features = model(_piece(image, tile), list(layers), dtype=dtype)
             for total, mask, mass, wanted in zip(totals, masks, masses, layers_of):
-                _add(total, region_moments(features, _tile_mask(tile, mask, image.device), wanted, masses=mass,
-                                           need_mean=need_mean))
+                _add(
+                    total,
+                    region_moments(
+                        features, _tile_mask(tile, mask, image.device), wanted, masses=mass, need_mean=need_mean
+                    ),
+                )
             del features
     return totals
 
 
-def tiled_features(model: VGG19Features, image: torch.Tensor, layer: str, tiles: Sequence[Tile],
-                   dtype: torch.dtype) -> torch.Tensor:
+def tiled_features(
+    model: VGG19Features, image: torch.Tensor, layer: str, tiles: Sequence[Tile], dtype: torch.dtype
+) -> torch.Tensor:
     """One layer's features (1, C, H/s, W/s) of a whole image, assembled from tiles. No grad.
 
     Each position is the blend of the tiles that weigh it, by their weights (which sum to 1), so
@@ -157,7 +172,9 @@ def tiled_features(model: VGG19Features, image: torch.Tensor, layer: str, tiles:
             if out is None:
                 out = torch.zeros((*f.shape[:2], image.shape[-2] // s, image.shape[-1] // s), device=f.device)
             w = mask_at(tile.weight.to(image.device), layer, f.shape[-2:])
-            out[..., tile.top // s: tile.top // s + f.shape[-2], tile.left // s: tile.left // s + f.shape[-1]] += f * w
+            out[..., tile.top // s : tile.top // s + f.shape[-2], tile.left // s : tile.left // s + f.shape[-1]] += (
+                f * w
+            )
     return out.to(f.dtype)
 
 
@@ -165,10 +182,19 @@ def _leaves(moments: list[dict[str, Moments]]) -> list[torch.Tensor]:
     return [t for per_layer in moments for m in per_layer.values() for t in (m.gram, m.mean) if t is not None]
 
 
-def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequence[Tile], *,
-                        content_targets: Mapping[str, torch.Tensor], content_weight: float,
-                        regions: Sequence[StyleRegion], layer_weights: Mapping[str, float], kind: StyleLossKind,
-                        style_weight: float, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def tiled_loss_and_grad(
+    model: VGG19Features,
+    image: torch.Tensor,
+    tiles: Sequence[Tile],
+    *,
+    content_targets: Mapping[str, torch.Tensor],
+    content_weight: float,
+    regions: Sequence[StyleRegion],
+    layer_weights: Mapping[str, float],
+    kind: StyleLossKind,
+    style_weight: float,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(content term, style term) as a (2,) tensor and the gradient (1, C, H, W) of their sum.
 
     content_targets: {layer: (1, C, H/s, W/s)} features of the content for the whole image.
@@ -176,8 +202,17 @@ def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequen
     """
     style_layers = list(layer_weights)
     masks = [r.mask for r in regions]
-    moments = tiled_moments(model, image, style_layers, tiles, dtype, masks=masks, need_mean=kind.needs_mean,
-                            layers_of=[list(r.targets) for r in regions], masses=[r.masses for r in regions])
+    moments = tiled_moments(
+        model,
+        image,
+        style_layers,
+        tiles,
+        dtype,
+        masks=masks,
+        need_mean=kind.needs_mean,
+        layers_of=[list(r.targets) for r in regions],
+        masses=[r.masses for r in regions],
+    )
     leaves = _leaves(moments)
     for leaf in leaves:
         leaf.requires_grad_(True)
@@ -193,8 +228,13 @@ def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequen
         features = model(piece, layers, dtype=dtype)
         surrogate = piece.new_zeros((), dtype=torch.float32)
         for total, region in zip(moments, regions):
-            part = region_moments(features, _tile_mask(tile, region.mask, image.device), list(region.targets),
-                                  masses=region.masses, need_mean=kind.needs_mean)
+            part = region_moments(
+                features,
+                _tile_mask(tile, region.mask, image.device),
+                list(region.targets),
+                masses=region.masses,
+                need_mean=kind.needs_mean,
+            )
             for layer, m in part.items():
                 for mine, whole in ((m.gram, total[layer].gram), (m.mean, total[layer].mean)):
                     d = None if mine is None else upstream.get(id(whole))
@@ -204,10 +244,12 @@ def tiled_loss_and_grad(model: VGG19Features, image: torch.Tensor, tiles: Sequen
         for layer, target in content_targets.items():
             f, s = features[layer], stride(layer)
             weight = mask_at(tile.weight.to(image.device), layer, f.shape[-2:])
-            part = target[..., tile.top // s: tile.top // s + f.shape[-2], tile.left // s: tile.left // s + f.shape[-1]]
+            part = target[
+                ..., tile.top // s : tile.top // s + f.shape[-2], tile.left // s : tile.left // s + f.shape[-1]
+            ]
             share = share + ((f.float() - part.float()).pow(2) * weight).sum() * (content_weight / target.numel())
         (surrogate + share).backward()
-        grad[..., tile.top:tile.bottom, tile.left:tile.right] += piece.grad
+        grad[..., tile.top : tile.bottom, tile.left : tile.right] += piece.grad
         content_term += share.detach()
         del piece, features, surrogate, share  # before the next tile's pass, not after it
     return torch.stack([content_term, style_term.detach()]), grad

@@ -169,7 +169,6 @@ def load_weights(path: str | Path | None = None) -> dict[str, tuple[torch.Tensor
     return weights
 
 
-
 # Average pooling outputs smaller activations than max pooling, and the loss weights are tuned on
 # max pooling's. Each pool's output is scaled so that the mean activation of the next block's first
 # ReLU (relu2_1 ... relu5_1; pool5's own output for pool5) equals max pooling's, measured on the
@@ -184,8 +183,12 @@ class VGG19Features(nn.Module):
     The pass stops after the deepest layer asked for. Parameters never require grad.
     """
 
-    def __init__(self, weights: dict[str, tuple[torch.Tensor, torch.Tensor]], pooling: Pooling = "max",
-                 padding: Padding = "zeros"):
+    def __init__(
+        self,
+        weights: dict[str, tuple[torch.Tensor, torch.Tensor]],
+        pooling: Pooling = "max",
+        padding: Padding = "zeros",
+    ):
         super().__init__()
         for name, value, kind in (("pooling", pooling, Pooling), ("padding", padding, Padding)):
             if value not in get_args(kind):
@@ -216,8 +219,9 @@ class VGG19Features(nn.Module):
             raise ValueError(f"VGG19 reads (B, 3, H, W) or grey (B, 1, H, W) images, got shape {tuple(image.shape)}")
         return image.flip(1) * 255.0 - self.mean_bgr  # a grey channel broadcasts to three
 
-    def forward(self, image: torch.Tensor, layers: Sequence[str], *,
-                dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, layers: Sequence[str], *, dtype: torch.dtype = torch.float32
+    ) -> dict[str, torch.Tensor]:
         """{layer: (B, C, H', W') features} for the named layers.
 
         dtype: the convolutions' precision. With bfloat16, weights and activations are bf16 and the
@@ -270,13 +274,24 @@ class VGG19Features(nn.Module):
 def _cached_model(path: str | None, pooling: Pooling, padding: Padding, device: str) -> VGG19Features:
     start = time.perf_counter()
     model = VGG19Features(load_weights(path), pooling=pooling, padding=padding).to(device)
-    log.info("loaded VGG19 (%s, %s pooling, %s padding) on %s in %.3f s", path or "default", pooling, padding,
-             device, time.perf_counter() - start)
+    log.info(
+        "loaded VGG19 (%s, %s pooling, %s padding) on %s in %.3f s",
+        path or "default",
+        pooling,
+        padding,
+        device,
+        time.perf_counter() - start,
+    )
     return model
 
 
-def load_vgg19(weights: str | Path | None = None, *, pooling: Pooling = "max", padding: Padding = "zeros",
-               device: str | torch.device = "cpu") -> VGG19Features:
+def load_vgg19(
+    weights: str | Path | None = None,
+    *,
+    pooling: Pooling = "max",
+    padding: Padding = "zeros",
+    device: str | torch.device = "cpu",
+) -> VGG19Features:
     """The VGG19 feature model, cached in-process per (weights file, pooling, padding, device)."""
     key = None if weights is None else str(Path(weights).resolve())
     return _cached_model(key, pooling, padding, str(torch.device(device)))

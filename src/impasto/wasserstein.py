@@ -165,8 +165,13 @@ def blend_moments(
     return mean, second
 
 
-def _w2_squared(mean: torch.Tensor, cov: torch.Tensor, target_mean: torch.Tensor, target_cov: torch.Tensor,
-                target_sqrt: torch.Tensor) -> torch.Tensor:
+def _w2_squared(
+    mean: torch.Tensor,
+    cov: torch.Tensor,
+    target_mean: torch.Tensor,
+    target_cov: torch.Tensor,
+    target_sqrt: torch.Tensor,
+) -> torch.Tensor:
     """W2² (...) of N(mean, cov) to N(target_mean, target_cov), given target_cov^{1/2}."""
     cross = _symmetrize(target_sqrt @ cov @ target_sqrt)  # (..., C, C), Σ_t^{1/2} Σ Σ_t^{1/2}
     mean_term = (mean - target_mean).pow(2).sum(-1)
@@ -195,5 +200,6 @@ def w2_distance(mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tensor, co
     _check_square(cov1, "cov1")
     _check_square(cov2, "cov2")
     root2, _ = sqrtm_newton_schulz(cov2)
-    return _w2_squared(at_least_fp32(mean1), at_least_fp32(cov1), at_least_fp32(mean2), at_least_fp32(cov2),
-                       _symmetrize(root2))
+    return _w2_squared(
+        at_least_fp32(mean1), at_least_fp32(cov1), at_least_fp32(mean2), at_least_fp32(cov2), _symmetrize(root2)
+    )

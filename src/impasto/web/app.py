@@ -46,14 +46,24 @@ class ErrorBody(BaseModel):
     error: str  # one line
 
 
-_WHY = {400: "Malformed request", 401: "The server's token is missing or wrong", 403: "A cross-site request",
-        404: "No such job, sample or file", 409: "Not in a state that allows it", 413: "Over the upload limit",
-        422: "A bad image or option", 429: "The queue is full", 503: "The server cannot take it now"}
+_WHY = {
+    400: "Malformed request",
+    401: "The server's token is missing or wrong",
+    403: "A cross-site request",
+    404: "No such job, sample or file",
+    409: "Not in a state that allows it",
+    413: "Over the upload limit",
+    422: "A bad image or option",
+    429: "The queue is full",
+    503: "The server cannot take it now",
+}
 
 
 def errors(*codes: int) -> dict:
     """OpenAPI entries of the error answers a route gives, all `{"error": "one line"}`."""
     return {code: {"model": ErrorBody, "description": _WHY[code]} for code in (401, *codes)}
+
+
 EVENT_POLL = 0.1  # seconds between looks at a job for its event stream
 KEEPALIVE = 15.0
 
@@ -73,8 +83,14 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         if worker.is_alive():  # also when a test started it by hand
             await asyncio.to_thread(worker.stop)
 
-    app = FastAPI(title="impasto", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Neural style transfer: upload a photo and paintings, watch it paint, keep the result.")
+    app = FastAPI(
+        title="impasto",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Neural style transfer: upload a photo and paintings, watch it paint, keep the result.",
+    )
     app.state.store, app.state.worker, app.state.settings = store, worker, settings
 
     @app.exception_handler(StarletteHTTPException)
@@ -136,18 +152,23 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
 
         if swagger_ui_bundle is None:
             raise HTTPException(404, "the API page needs swagger-ui-bundle (pip install 'impasto[web]')")
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="impasto API",
-                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs-static/swagger-ui.css",
-                                   swagger_favicon_url="/static/favicon.svg")
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="impasto API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
     # --- the API -------------------------------------------------------------------------------
     @app.get("/api/health")
     async def health() -> JSONResponse:
         """200 while the worker runs; 503 if it has stopped (the queue would never move)."""
         ok = worker.is_alive() or not run_jobs
-        return JSONResponse({"status": "ok" if ok else "worker stopped", "version": __version__, **store.counts()},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "worker stopped", "version": __version__, **store.counts()},
+            status_code=200 if ok else 503,
+        )
 
     @app.get("/api/options")
     def options() -> dict:
@@ -158,13 +179,15 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
     def samples() -> list[dict]:
         return [{"name": n, "title": t, "kind": k} for n, (t, k) in SAMPLES.items()]
 
-    @app.get("/api/samples/{name}", response_class=Response,
-             responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
+    @app.get(
+        "/api/samples/{name}", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, **errors(404)}
+    )
     def sample(name: str) -> Response:
         if name not in SAMPLES:
             raise HTTPException(404, f"no such sample: {shown(name)}")
-        return Response(sample_thumbnail(name), media_type="image/jpeg",
-                        headers={"Cache-Control": "public, max-age=86400"})
+        return Response(
+            sample_thumbnail(name), media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     @app.post("/api/jobs", status_code=201, responses=errors(400, 403, 413, 422, 429, 503))
     def submit(
@@ -183,8 +206,14 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
         429 when the queue is full; 503 when the server cannot store it."""
         photo = Upload(content.filename or "", content.file) if content is not None else content_sample
         paintings = [Upload(f.filename or "", f.file) for f in styles] + list(style_samples)
-        given = {"size": size, "iterations": iterations, "style_strength": style_strength,
-                 "preserve_color": preserve_color, "preset": preset, "seed": seed}
+        given = {
+            "size": size,
+            "iterations": iterations,
+            "style_strength": style_strength,
+            "preserve_color": preserve_color,
+            "preset": preset,
+            "seed": seed,
+        }
         options = JobOptions(**{k: v for k, v in given.items() if v is not None})  # defaults: settings.py
         try:
             job = create_job(store, settings, options, photo, paintings)
@@ -207,8 +236,11 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
     def job(job_id: str) -> dict:
         return public(job_id)
 
-    @app.get("/api/jobs/{job_id}/events", response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {}}}, **errors(404)})
+    @app.get(
+        "/api/jobs/{job_id}/events",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}, **errors(404)},
+    )
     async def events(job_id: str) -> StreamingResponse:
         """`event: job` with the job's JSON at every change (step, queue position, state), ending
         after the job finishes; `event: gone` if it is deleted."""
@@ -234,11 +266,15 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
                 await asyncio.sleep(EVENT_POLL)
                 quiet += EVENT_POLL
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
-    @app.get("/api/jobs/{job_id}/preview", response_class=Response,
-             responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
+    @app.get(
+        "/api/jobs/{job_id}/preview",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}, **errors(404)},
+    )
     def preview(job_id: str) -> Response:
         """The live preview while it runs; after it, the last one (saved as preview.jpg)."""
         job = find(job_id)
@@ -246,13 +282,19 @@ def create_app(settings: ServerSettings, *, allowed_hosts: list[str] | None = No
             return Response(job.preview, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
         return job_file(job, ("preview.jpg", "thumb.jpg"), "image/jpeg", {"Cache-Control": "no-cache"})
 
-    @app.get("/api/jobs/{job_id}/thumbnail", response_class=Response,
-             responses={200: {"content": {"image/jpeg": {}}}, **errors(404)})
+    @app.get(
+        "/api/jobs/{job_id}/thumbnail",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}, **errors(404)},
+    )
     def thumbnail(job_id: str) -> Response:
         return job_file(find(job_id), ("thumb.jpg",), "image/jpeg")
 
-    @app.get("/api/jobs/{job_id}/result", response_class=Response,
-             responses={200: {"content": {"image/png": {}}}, **errors(404)})
+    @app.get(
+        "/api/jobs/{job_id}/result",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}, **errors(404)},
+    )
     def result(job_id: str, download: bool = False) -> Response:
         job = find(job_id)  # first: an unknown id gets its 404 before anything is built from it
         disposition = f'{"attachment" if download else "inline"}; filename="impasto-{job.id[:8]}.png"'

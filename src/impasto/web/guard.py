@@ -30,9 +30,13 @@ _OPEN = ("/api/health",)
 
 async def _answer(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -59,8 +63,14 @@ def human_bytes(n: int) -> str:
 
 
 class Guard:
-    def __init__(self, app: Callable[..., Awaitable[None]], *, max_body: int, token: str | None,
-                 allowed_hosts: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        *,
+        max_body: int,
+        token: str | None,
+        allowed_hosts: list[str] | None = None,
+    ) -> None:
         self.app, self.max_body, self.token = app, max_body + _FORM_SLACK, token
         self.allowed_hosts = None if allowed_hosts is None else {canonical_host(h) for h in allowed_hosts}
         self.too_large = f"the upload is over this server's limit of {human_bytes(max_body)} per job"
@@ -75,15 +85,22 @@ class Guard:
         if method in ("POST", "PUT", "PATCH", "DELETE") and not _same_origin(headers):
             return await _answer(send, 403, {"error": "cross-site requests are refused"})
         if self.token and path.startswith("/api/") and path not in _OPEN and not self._authorized(headers):
-            return await _answer(send, 401, {"error": "this server needs its token: open the link that "
-                                             "'impasto serve' printed, or send 'Authorization: Bearer <token>'"},
-                                 [(b"www-authenticate", b"Bearer")])
+            return await _answer(
+                send,
+                401,
+                {
+                    "error": "this server needs its token: open the link that "
+                    "'impasto serve' printed, or send 'Authorization: Bearer <token>'"
+                },
+                [(b"www-authenticate", b"Bearer")],
+            )
         given = parse_qs(scope.get("query_string", b"").decode()).get("token") if method == "GET" else None
         if self.token and given and hmac.compare_digest(given[0].encode(), self.token.encode()):
             # The page's link: keep the token in a cookie, and drop it from the address bar.
             cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
-            return await _answer(send, 303, {"redirect": path}, [(b"location", path.encode()),
-                                                                (b"set-cookie", cookie.encode())])
+            return await _answer(
+                send, 303, {"redirect": path}, [(b"location", path.encode()), (b"set-cookie", cookie.encode())]
+            )
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return await _answer(send, 413, {"error": self.too_large})

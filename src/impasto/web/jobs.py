@@ -62,10 +62,20 @@ class Job:
 
     def record(self) -> dict[str, Any]:
         """What job.json keeps."""
-        return {"id": self.id, "options": self.options.to_json(), "content_name": self.content_name,
-                "style_names": self.style_names, "style_files": self.style_files, "state": self.state,
-                "created": self.created, "started": self.started, "finished": self.finished,
-                "error": self.error, "result_size": self.result_size, "progress": self.progress}
+        return {
+            "id": self.id,
+            "options": self.options.to_json(),
+            "content_name": self.content_name,
+            "style_names": self.style_names,
+            "style_files": self.style_files,
+            "state": self.state,
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "error": self.error,
+            "result_size": self.result_size,
+            "progress": self.progress,
+        }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Job:
@@ -127,9 +137,11 @@ class JobStore:
                 if job.state == RUNNING:
                     step = job.progress.get("step")
                     job.state, job.finished = FAILED, time.time()
-                    job.error = ("the server stopped while this job ran"
-                                 + (f" (at step {step}/{job.progress.get('total')})" if step else "")
-                                 + "; start it again")
+                    job.error = (
+                        "the server stopped while this job ran"
+                        + (f" (at step {step}/{job.progress.get('total')})" if step else "")
+                        + "; start it again"
+                    )
                     self._save(job)
                 if (self.folder(job.id) / "preview.jpg").is_file():
                     job.preview_version = 1  # the last preview, on disk
@@ -169,8 +181,9 @@ class JobStore:
             self._save(job)
             return job
 
-    def finish(self, job: Job, state: str, *, error: str | None = None,
-               result_size: tuple[int, int] | None = None) -> None:
+    def finish(
+        self, job: Job, state: str, *, error: str | None = None, result_size: tuple[int, int] | None = None
+    ) -> None:
         """The job's end (or, with QUEUED, its hand-back at shutdown: it runs again first on the next
         start). The live preview leaves memory; the worker has saved the last one as preview.jpg."""
         with self._changed:
@@ -253,8 +266,19 @@ class JobStore:
         done, elapsed = progress.get("done"), progress.get("elapsed")
         if job.state == RUNNING and done and elapsed:
             progress["eta"] = round(elapsed * (1 - done) / done, 1)
-        return {"id": job.id, "state": job.state, "position": position, "created": job.created,
-                "started": job.started, "finished": job.finished, "error": job.error,
-                "options": job.options.to_json(), "content_name": job.content_name,
-                "style_names": job.style_names, "progress": progress, "preview": job.preview_version,
-                "result_size": job.result_size, "cancelling": job.cancel_requested and job.state == RUNNING}
+        return {
+            "id": job.id,
+            "state": job.state,
+            "position": position,
+            "created": job.created,
+            "started": job.started,
+            "finished": job.finished,
+            "error": job.error,
+            "options": job.options.to_json(),
+            "content_name": job.content_name,
+            "style_names": job.style_names,
+            "progress": progress,
+            "preview": job.preview_version,
+            "result_size": job.result_size,
+            "cancelling": job.cancel_requested and job.state == RUNNING,
+        }

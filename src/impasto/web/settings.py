@@ -47,8 +47,10 @@ class ServerSettings:
         if self.max_size < MIN_SIZE:
             raise ValueError(f"max_size must be >= {MIN_SIZE}; got {self.max_size}")
         if self.token is not None and not _TOKEN.fullmatch(self.token):
-            raise ValueError("the token must be at least 8 characters of A-Z, a-z, 0-9 and . _ ~ - "
-                             "(it travels in a link and a cookie)")
+            raise ValueError(
+                "the token must be at least 8 characters of A-Z, a-z, 0-9 and . _ ~ - "
+                "(it travels in a link and a cookie)"
+            )
 
 
 STRENGTH_RANGE = (0.01, 100.0)
@@ -71,8 +73,12 @@ class JobOptions:
         such as preserve_color, are checked by StyleConfig, in `config`)."""
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {self.preset!r}")
-        bounds = {"size": (MIN_SIZE, settings.max_size), "iterations": (1, settings.max_iterations),
-                  "style_strength": STRENGTH_RANGE, "seed": (0, MAX_SEED)}
+        bounds = {
+            "size": (MIN_SIZE, settings.max_size),
+            "iterations": (1, settings.max_iterations),
+            "style_strength": STRENGTH_RANGE,
+            "seed": (0, MAX_SEED),
+        }
         for name, (low, high) in bounds.items():
             value = getattr(self, name)
             if value is not None and not low <= value <= high:
@@ -80,9 +86,16 @@ class JobOptions:
 
     def config(self) -> StyleConfig:
         base = StyleConfig.preset(self.preset)
-        overrides: dict[str, Any] = {k: v for k, v in {
-            "size": self.size, "iterations": self.iterations, "preserve_color": self.preserve_color,
-            "seed": self.seed}.items() if v is not None}
+        overrides: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "size": self.size,
+                "iterations": self.iterations,
+                "preserve_color": self.preserve_color,
+                "seed": self.seed,
+            }.items()
+            if v is not None
+        }
         if self.style_strength != 1.0:
             overrides["style_weight"] = base.style_weight * self.style_strength
         return dataclasses.replace(base, **overrides)
@@ -94,12 +107,20 @@ class JobOptions:
 def option_defaults(settings: ServerSettings) -> dict[str, Any]:
     """What the page needs to draw its form: each preset's defaults, and this server's bounds."""
     return {
-        "presets": {name: {"size": c.size, "iterations": c.iterations, "seed": c.seed,
-                           "preserve_color": c.preserve_color}
-                    for name, c in ((n, StyleConfig.preset(n)) for n in PRESETS)},
+        "presets": {
+            name: {"size": c.size, "iterations": c.iterations, "seed": c.seed, "preserve_color": c.preserve_color}
+            for name, c in ((n, StyleConfig.preset(n)) for n in PRESETS)
+        },
         "preserve_color": list(get_args(PreserveColor)),
-        "bounds": {"size": [MIN_SIZE, settings.max_size], "iterations": [1, settings.max_iterations],
-                   "style_strength": list(STRENGTH_RANGE)},
-        "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
-                   "max_styles": settings.max_styles, "max_queue": settings.max_queue},
+        "bounds": {
+            "size": [MIN_SIZE, settings.max_size],
+            "iterations": [1, settings.max_iterations],
+            "style_strength": list(STRENGTH_RANGE),
+        },
+        "limits": {
+            "max_upload_bytes": settings.max_upload_bytes,
+            "max_pixels": settings.max_pixels,
+            "max_styles": settings.max_styles,
+            "max_queue": settings.max_queue,
+        },
     }

@@ -90,8 +90,13 @@ def _store(source: Upload | str, dest: Path) -> str:
     return display_name(source.name)
 
 
-def create_job(store: JobStore, settings: ServerSettings, options: JobOptions, content: Upload | str | None,
-               styles: list[Upload | str]) -> Job:
+def create_job(
+    store: JobStore,
+    settings: ServerSettings,
+    options: JobOptions,
+    content: Upload | str | None,
+    styles: list[Upload | str],
+) -> Job:
     """Write, check and queue a job. InputError for a bad input or option, QueueFullError."""
     if content is None:
         raise InputError("give a photo: upload one, or choose a sample")
@@ -114,8 +119,9 @@ def create_job(store: JobStore, settings: ServerSettings, options: JobOptions, c
         if not _DECODING.acquire(timeout=_DECODING_WAIT):
             raise BusyError("the server is busy checking other uploads; try again shortly")
         try:
-            prepare(staged / "content", [staged / f for f in style_files], config=config,
-                    max_pixels=settings.max_pixels)
+            prepare(
+                staged / "content", [staged / f for f in style_files], config=config, max_pixels=settings.max_pixels
+            )
         except (ValueError, TypeError) as err:
             raise InputError(relabel(str(err), staged, job)) from None
         finally:

@@ -65,9 +65,17 @@ class Worker(threading.Thread):
             nonlocal last_preview
             if job.cancel_requested or self._stopping.is_set():
                 raise _Stopped
-            progress = {"step": p.step, "total": p.total, "scale": p.scale, "scales": p.scales, "width": p.width,
-                        "height": p.height, "done": round(p.done, 4), "elapsed": round(p.elapsed, 2),
-                        "loss": p.loss}
+            progress = {
+                "step": p.step,
+                "total": p.total,
+                "scale": p.scale,
+                "scales": p.scales,
+                "width": p.width,
+                "height": p.height,
+                "done": round(p.done, 4),
+                "elapsed": round(p.elapsed, 2),
+                "loss": p.loss,
+            }
             now = time.monotonic()
             preview = None
             if p.step in (1, p.total) or now - last_preview >= settings.preview_interval:
@@ -77,8 +85,12 @@ class Worker(threading.Thread):
         try:
             if self._stopping.is_set():
                 raise _Stopped
-            run = prepare(folder / "content", [folder / f for f in job.style_files], config=job.options.config(),
-                          max_pixels=settings.max_pixels)
+            run = prepare(
+                folder / "content",
+                [folder / f for f in job.style_files],
+                config=job.options.config(),
+                max_pixels=settings.max_pixels,
+            )
             if self._stopping.is_set():
                 raise _Stopped
             result = render(run, callback=on_step)
