@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import quality
 
 from impasto import api
-from impasto.color import color_transfer, luminance, match_luminance, rgb_to_yiq
 from impasto.config import StyleConfig
-from impasto.image import load_tensor, to_pil, to_tensor
-from impasto.vgg import load_vgg19
+from impasto.io.read import load_tensor, to_pil, to_tensor
+from impasto.nst.color import color_transfer, luminance, match_luminance, rgb_to_yiq
+from impasto.nst.vgg import load_vgg19
 
 EXAMPLES = ROOT / "examples"
 CONTENT = EXAMPLES / "tubingen.jpg"

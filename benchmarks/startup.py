@@ -35,7 +35,7 @@ finally:
 LOAD = f"""
 import time, sys
 sys.path.insert(0, {str(ROOT / "src")!r})
-from impasto.vgg import load_vgg19
+from impasto.nst.vgg import load_vgg19
 t = time.perf_counter(); load_vgg19(); cold = time.perf_counter() - t
 t = time.perf_counter(); load_vgg19(); cached = time.perf_counter() - t
 print(cold, cached)

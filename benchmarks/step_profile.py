@@ -52,10 +52,10 @@ def profile_steps(size: int, iterations: int, warmup: int) -> tuple[dict[str, fl
     import torch
 
     from impasto.config import StyleConfig
-    from impasto.image import load_tensor
-    from impasto.optimize import optimize_image
-    from impasto.system import tune_allocator
-    from impasto.vgg import load_vgg19
+    from impasto.engine.loop import optimize_image
+    from impasto.io.read import load_tensor
+    from impasto.nst.vgg import load_vgg19
+    from impasto.runtime import tune_allocator
 
     tune_allocator()  # as the CLI does
     content, style = load_tensor(CONTENT, size), load_tensor(STYLE, size)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from impasto.image import load_tensor, open_image, resize_long_side
-from impasto.vgg import load_vgg19
+from impasto.io.read import load_tensor, open_image, resize_long_side
+from impasto.nst.vgg import load_vgg19
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -19,8 +19,8 @@ from imagefiles import png_claiming_size, truncated
 from PIL import Image
 from typer.testing import CliRunner
 
-from impasto.cli import app
-from impasto.vgg import _cached_model
+from impasto.cli.app import app
+from impasto.nst.vgg import _cached_model
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -246,7 +246,7 @@ def test_info_reports_versions_devices_weights_and_cache(tmp_path, monkeypatch):
 
 
 def test_only_scheduled_intermediates_clash(tmp_path):
-    from impasto.cli_run import plan_outputs
+    from impasto.cli.run import plan_outputs
 
     out = tmp_path / "run.png"
     for name in ("run.0050.png", "run.0500.png", "run.partial.png"):

@@ -16,7 +16,7 @@ from imagefiles import grey16_ramp, noise_image
 from PIL import Image, JpegImagePlugin
 from typer.testing import CliRunner
 
-from impasto.cli import app
+from impasto.cli.app import app
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -215,7 +215,7 @@ def test_an_existing_partial_is_kept(tmp_path):
 
 
 def test_a_failed_final_write_saves_the_result_beside_it(tmp_path, monkeypatch):
-    from impasto import image_write
+    from impasto.io import write as image_write
 
     out = tmp_path / "out.png"
     real = image_write.write_atomic

@@ -5,9 +5,9 @@ import torch
 from typer.testing import CliRunner
 
 from impasto import api
-from impasto.cli import app
+from impasto.cli.app import app
 from impasto.config import StyleConfig
-from impasto.optimize import Progress
+from impasto.engine.loop import Progress
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, content_path, styl
     ],
 )
 def test_max_memory_sizes(text, expected):
-    from impasto.cli_options import memory_size
+    from impasto.cli.options import memory_size
 
     assert memory_size(text) == expected
 
@@ -122,9 +122,9 @@ def test_interrupt_at_a_lower_scale_saves_at_the_output_size(tmp_path, content_p
     from rich.console import Console
 
     from impasto import api
-    from impasto.cli_run import EXIT_INTERRUPTED, OutputPlan, _save_interrupted
-    from impasto.color import rgb_to_yiq
-    from impasto.image import load_tensor, to_tensor
+    from impasto.cli.run import EXIT_INTERRUPTED, OutputPlan, _save_interrupted
+    from impasto.io.read import load_tensor, to_tensor
+    from impasto.nst.color import rgb_to_yiq
 
     plan = OutputPlan(tmp_path / "out.png", "PNG", 8, None, (content_path, style_path))
     low = Progress(7, 14, 1.0, 0.5, 0.5, 0.0, 1.0, torch.rand(1, 3, 48, 64), 1, 3, 64, 48, 0.2)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from impasto import color
-from impasto.color import (
+from impasto.nst import color
+from impasto.nst.color import (
     COLOR_TRANSFER_MODES,
     ColorMap,
     color_transfer,

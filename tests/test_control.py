@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from impasto import api
-from impasto.color import color_transfer, luminance, match_luminance, rgb_to_yiq
 from impasto.config import StyleConfig
-from impasto.image import load_tensor, to_pil, to_tensor
+from impasto.io.read import load_tensor, to_pil, to_tensor
+from impasto.nst.color import color_transfer, luminance, match_luminance, rgb_to_yiq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import quality
@@ -155,7 +155,7 @@ def test_masks_may_be_tensors_and_bad_ones_are_named():
 def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from impasto.cli import app
+    from impasto.cli.app import app
 
     Image.linear_gradient("L").resize((64, 48)).save(tmp_path / "right.png")
     Image.linear_gradient("L").rotate(180).resize((64, 48)).save(tmp_path / "left.png")
@@ -203,7 +203,7 @@ def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
     with Image.open(out) as image:
         assert image.size == (64, 48) and image.mode == "RGB"
     # ... and each one arrived where it belongs.
-    from impasto import cli_run
+    from impasto.cli import run as cli_run
 
     seen = []
     monkeypatch.setattr(cli_run, "execute", lambda run, *args, **kwargs: seen.append(run) or 0)
@@ -219,7 +219,7 @@ def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
 
 
 def test_a_sliver_of_a_mask_that_vanishes_in_deep_layers_still_runs(vgg):
-    from impasto.targets import ScaleInputs, color_plan, style_regions
+    from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
 
     content = load_tensor(CONTENT, 100)  # 100x75: relu3_1 sees rows 0-71, relu4_1 0-71, relu5_1 0-63
     sliver = torch.zeros(1, 1, 75, 100)
@@ -233,7 +233,7 @@ def test_a_sliver_of_a_mask_that_vanishes_in_deep_layers_still_runs(vgg):
 
 
 def test_a_zero_weight_style_leaves_its_region_to_the_photo_and_dilutes_nothing(vgg):
-    from impasto.targets import ScaleInputs, color_plan, style_regions
+    from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
 
     content = load_tensor(CONTENT, 64)
     everywhere, left = torch.ones(1, 1, 48, 64), torch.zeros(1, 1, 48, 64)
@@ -246,7 +246,7 @@ def test_a_zero_weight_style_leaves_its_region_to_the_photo_and_dilutes_nothing(
 
 
 def test_transparent_pixels_of_a_mask_are_unpainted_and_colour_warns(tmp_path, caplog):
-    from impasto.image import open_mask
+    from impasto.io.read import open_mask
 
     drawn = Image.new("LA", (8, 6), (255, 0))
     drawn.paste((255, 255), (0, 0, 4, 6))  # opaque white on the left, transparent on the right
@@ -267,7 +267,7 @@ def test_transparent_pixels_of_a_mask_are_unpainted_and_colour_warns(tmp_path, c
 def test_colour_keyed_and_16_bit_masks_keep_their_meaning(tmp_path):
     import numpy as np
 
-    from impasto.image import open_mask
+    from impasto.io.read import open_mask
 
     keyed = Image.new("L", (4, 2), 255)
     keyed.putpixel((0, 0), 128)

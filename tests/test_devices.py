@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.lbfgs import LBFGS
-from impasto.losses import content_loss
-from impasto.optimize import optimize_image
-from impasto.regions import StyleRegion, region_masses, region_moments, regions_loss
-from impasto.style_losses import STYLE_LOSSES
-from impasto.system import bf16_native, resolve_precision
-from impasto.targets import ScaleInputs, color_plan, style_regions
-from impasto.vgg import load_vgg19
+from impasto.engine.lbfgs import LBFGS
+from impasto.engine.loop import optimize_image
+from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
+from impasto.nst.losses import content_loss
+from impasto.nst.regions import StyleRegion, region_masses, region_moments, regions_loss
+from impasto.nst.style_losses import STYLE_LOSSES
+from impasto.nst.vgg import load_vgg19
+from impasto.runtime import bf16_native, resolve_precision
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 pytestmark = pytest.mark.parametrize("device", DEVICES)

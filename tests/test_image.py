@@ -13,8 +13,8 @@ import torch
 from imagefiles import grey16_ramp, linear_srgb_icc, noise_image, srgb_encode
 from PIL import Image, ImageCms, JpegImagePlugin
 
-from impasto.image import open_image, resize_long_side, to_array, to_tensor
-from impasto.image_write import encode_png16, output_format, save_image
+from impasto.io.read import open_image, resize_long_side, to_array, to_tensor
+from impasto.io.write import encode_png16, output_format, save_image
 
 
 def _smooth_tensor(width: int = 80, height: int = 60) -> torch.Tensor:
@@ -175,7 +175,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
     def full_disk(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("impasto.image_write.os.replace", full_disk)
+    monkeypatch.setattr("impasto.io.write.os.replace", full_disk)
     with pytest.raises(OSError, match="No space left"):
         save_image(torch.zeros(1, 3, 8, 8), path)
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["keep.png"]

@@ -1,6 +1,6 @@
 import torch
 
-from impasto.lbfgs import LBFGS
+from impasto.engine.lbfgs import LBFGS
 
 
 def _quadratic(x, scales, target):

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from impasto import losses
-from impasto.losses import content_loss, gram_matrix, layer_moments, style_layer_loss, total_variation
-from impasto.style_losses import STYLE_LOSSES
-from impasto.wasserstein import w2_distance
+from impasto.nst import losses
+from impasto.nst.losses import content_loss, gram_matrix, layer_moments, style_layer_loss, total_variation
+from impasto.nst.style_losses import STYLE_LOSSES
+from impasto.nst.wasserstein import w2_distance
 
 
 def test_gram_matrix_known_values():
@@ -131,7 +131,7 @@ def test_gram_backward_in_bf16_follows_fp32():
 
 
 def test_weighted_moments_gradcheck_and_bf16_keeps_the_covariance():
-    from impasto.losses import weighted_moments
+    from impasto.nst.losses import weighted_moments
 
     generator = torch.Generator().manual_seed(0)
     features = torch.rand(1, 3, 4, 5, generator=generator, dtype=torch.float64, requires_grad=True)

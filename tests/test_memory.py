@@ -1,8 +1,8 @@
 import pytest
 
 from impasto.config import StyleConfig
-from impasto.memory import GIB, MIN_LBFGS_HISTORY, SAFETY, estimate_peak, plan_scale, step_cost
-from impasto.schedule import Scale
+from impasto.engine.memory import GIB, MIN_LBFGS_HISTORY, SAFETY, estimate_peak, plan_scale, step_cost
+from impasto.engine.schedule import Scale
 
 
 def test_estimate_grows_with_pixels_history_and_precision():
@@ -53,7 +53,7 @@ def test_step_cost_counts_overlaps_and_the_second_forward():
 
 
 def test_luminance_and_content_layers_change_the_estimate():
-    from impasto.memory import values_per_pixel
+    from impasto.engine.memory import values_per_pixel
 
     assert values_per_pixel(("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")) == 122
     assert values_per_pixel(("relu4_2",)) == 8 and values_per_pixel(("pool5",)) == 0.5

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.optimize import NonFiniteLossError, Progress, initial_image, optimize_image
-from impasto.targets import ScaleInputs, color_plan, style_regions
+from impasto.engine.loop import NonFiniteLossError, Progress, initial_image, optimize_image
+from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg
 
 
 def test_noise_init_from_paper_preset_also_converges(content_tensor, style_tensor):
-    from impasto.vgg import load_vgg19
+    from impasto.nst.vgg import load_vgg19
 
     config = StyleConfig.preset("gatys2015", size=64, iterations=40)
     seen: list[Progress] = []

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.lbfgs import LBFGS
-from impasto.optimizers import ClampedAdam, IterateAverage, make_optimizer, resize_state
+from impasto.engine.lbfgs import LBFGS
+from impasto.engine.optimizers import ClampedAdam, IterateAverage, make_optimizer, resize_state
 
 
 def test_average_is_bias_corrected():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from impasto.losses import gram_matrix, layer_moments
-from impasto.regions import (
+from impasto.nst.losses import gram_matrix, layer_moments
+from impasto.nst.regions import (
     StyleRegion,
     mask_at,
     normalize_masks,
@@ -16,7 +16,7 @@ from impasto.regions import (
     regions_loss,
     resize_mask,
 )
-from impasto.style_losses import STYLE_LOSSES
+from impasto.nst.style_losses import STYLE_LOSSES
 
 LAYERS = ["relu1_1", "relu3_1", "relu5_1"]
 

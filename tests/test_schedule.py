@@ -4,7 +4,7 @@ import math
 import pytest
 
 from impasto.config import MIN_SIZE, StyleConfig
-from impasto.schedule import LADDER_FACTOR, Scale, fit_long_side, ladder_sizes, plan_scales
+from impasto.engine.schedule import LADDER_FACTOR, Scale, fit_long_side, ladder_sizes, plan_scales
 
 
 @pytest.mark.parametrize(("width", "height"), [(1024, 768), (768, 1024), (1000, 1000), (4000, 1000), (33, 2000)])

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from impasto.system import available_devices, cache_dir, resolve_device
+from impasto.runtime import available_devices, cache_dir, resolve_device
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
@@ -23,7 +23,7 @@ def test_devices():
 def test_tune_allocator_applies_on_glibc():
     import platform
 
-    from impasto.system import tune_allocator
+    from impasto.runtime import tune_allocator
 
     assert tune_allocator() is (platform.libc_ver()[0] == "glibc")
 

@@ -2,11 +2,8 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.losses import content_loss
-from impasto.regions import region_moments, regions_loss
-from impasto.style_losses import STYLE_LOSSES
-from impasto.targets import ScaleInputs, color_plan, style_regions
-from impasto.tiling import (
+from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
+from impasto.engine.tiling import (
     ALIGN,
     plan_tiles,
     tile_extent,
@@ -14,7 +11,10 @@ from impasto.tiling import (
     tiled_loss_and_grad,
     tiled_moments,
 )
-from impasto.vgg import LAYER_NAMES, stride
+from impasto.nst.layers import LAYER_NAMES, stride
+from impasto.nst.losses import content_loss
+from impasto.nst.regions import region_moments, regions_loss
+from impasto.nst.style_losses import STYLE_LOSSES
 
 
 def _coverage(tiles, height, width):
@@ -67,7 +67,7 @@ def test_strides_of_named_layers(vgg):
 
 
 def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False):
-    from impasto.image import load_tensor
+    from impasto.io.read import load_tensor
 
     config = StyleConfig(precision=precision, style_loss=style_loss)
     content, style = load_tensor(content_path, size), load_tensor(style_path, size)
@@ -159,10 +159,10 @@ def test_tiled_result_has_no_seams_and_the_same_style(monkeypatch, vgg, content_
     import sys
     from pathlib import Path
 
-    import impasto.optimize
+    import impasto.engine.loop
     from impasto import api
-    from impasto.image import load_tensor
-    from impasto.tiling import cut_positions
+    from impasto.engine.tiling import cut_positions
+    from impasto.io.read import load_tensor
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import quality
@@ -172,7 +172,7 @@ def test_tiled_result_has_no_seams_and_the_same_style(monkeypatch, vgg, content_
         return api.render(api.prepare(content_path, [style_path], config=config))
 
     whole = result(None)
-    monkeypatch.setattr(impasto.optimize, "tile_offset", lambda core, generator: (0, 0))
+    monkeypatch.setattr(impasto.engine.loop, "tile_offset", lambda core, generator: (0, 0))
     tiled = result(64)
     cuts_x, cuts_y = cut_positions(tiled.shape[-1], 64, 0), cut_positions(tiled.shape[-2], 64, 0)
     assert cuts_x == [64, 128, 192] and cuts_y == [64, 128]

@@ -3,12 +3,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from impasto import vgg as vggmod
-from impasto.vgg import (
-    LAYER_NAMES,
+from impasto.nst import vgg as vggmod
+from impasto.nst.layers import LAYER_NAMES, channels, conv_shapes
+from impasto.nst.vgg import (
     WEIGHTS_SHA256,
-    channels,
-    conv_shapes,
     default_weights_path,
     load_vgg19,
     load_weights,
@@ -109,8 +107,8 @@ def test_rescaled_avg_pooling_keeps_max_poolings_activation_magnitudes(vgg, monk
     """Over the bundled images at 256 px (the factors were fitted at 384), the mean activation
     of every style layer under avg pooling is max pooling's within 10%; without the factors,
     relu5_1's is 4x smaller."""
-    from impasto import vgg as vgg_module
-    from impasto.image import load_tensor
+    from impasto.io.read import load_tensor
+    from impasto.nst import vgg as vgg_module
 
     examples = Path(__file__).resolve().parents[1] / "examples"
     images = [load_tensor(examples / name, 256) for name in ("tubingen.jpg", "starry_night.jpg", "the_scream.jpg")]

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from impasto.wasserstein import (
+from impasto.nst.wasserstein import (
     COV_EPS,
     NS_ITERATIONS,
     W2Target,

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from impasto.cli_serve import is_loopback, listening
+from impasto.cli.serve import is_loopback, listening
 from impasto.web.app import create_app
 from impasto.web.jobs import JobStore
 from impasto.web.settings import ServerSettings
@@ -275,7 +275,7 @@ def test_the_api_page_is_served_from_local_files(server):
 def test_serve_refuses_bad_settings_in_one_line(tmp_path):
     import socket
 
-    from impasto.cli import app
+    from impasto.cli.app import app
 
     runner = CliRunner()
     with socket.socket() as taken:
@@ -294,7 +294,7 @@ def test_the_core_never_imports_the_web_framework():
     import sys
 
     code = (
-        "import sys, impasto.api, impasto.cli; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "import sys, impasto.api, impasto.cli.app; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('fastapi', 'starlette', 'uvicorn') or m == 'impasto.web.app'); print(bad); sys.exit(bool(bad))"
     )
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
@@ -368,7 +368,7 @@ def test_a_record_whose_id_is_not_its_folders_is_skipped_on_start(tmp_path, capl
 def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path, monkeypatch):
     import sys
 
-    from impasto.cli import app
+    from impasto.cli.app import app
 
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the web extra were not installed
     result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path)])

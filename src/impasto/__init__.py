@@ -16,12 +16,15 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "stylize": "api",
+    "prepare": "api",
+    "render": "api",
+    "save_image": "io.write",
     "StyleConfig": "config",
     "PRESETS": "config",
-    "Progress": "optimize",
-    "NonFiniteLossError": "optimize",
-    "LAYER_NAMES": "vgg",
-    "load_vgg19": "vgg",
+    "Progress": "engine.loop",
+    "NonFiniteLossError": "engine.loop",
+    "LAYER_NAMES": "nst.layers",
+    "load_vgg19": "nst.vgg",
 }
 
 __all__ = [
@@ -32,17 +35,26 @@ __all__ = [
     "StyleConfig",
     "__version__",
     "load_vgg19",
+    "prepare",
+    "render",
+    "save_image",
     "stylize",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import stylize
+    from .api import prepare, render, stylize
     from .config import PRESETS, StyleConfig
-    from .optimize import NonFiniteLossError, Progress
-    from .vgg import LAYER_NAMES, load_vgg19
+    from .engine.loop import NonFiniteLossError, Progress
+    from .io.write import save_image
+    from .nst.layers import LAYER_NAMES
+    from .nst.vgg import load_vgg19
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'impasto' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

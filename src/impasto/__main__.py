@@ -1,5 +1,5 @@
 """`python -m impasto` is the `impasto` command."""
 
-from .cli import main
+from .cli.app import main
 
 main()

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from .config import INIT_MODES, MIN_SIZE, StyleConfig
-from .image import ImageSource, MaskSource, open_image, open_mask, resize_exact, resize_long_side, to_pil, to_tensor
-from .memory import ScalePlan, plan_scale
-from .optimize import ProgressCallback, optimize_scales
-from .regions import resize_mask
-from .schedule import Scale, fit_long_side, plan_scales
-from .system import memory_budget, resolve_device, resolve_precision
-from .targets import ScaleInputs
-from .vgg import load_vgg19
+from .config import INIT_MODES, MIN_SIZE, StyleConfig, fit_long_side
+from .engine.loop import ProgressCallback, optimize_scales
+from .engine.memory import ScalePlan, plan_scale
+from .engine.schedule import Scale, plan_scales
+from .engine.style_targets import ScaleInputs
+from .io.read import ImageSource, MaskSource, open_image, open_mask, resize_exact, resize_long_side, to_pil, to_tensor
+from .nst.regions import resize_mask
+from .nst.vgg import load_vgg19
+from .runtime import memory_budget, resolve_device, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +239,8 @@ def render(
 def upscale(run: PreparedRun, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """A (1, 3, h, w) image of a lower scale at size (width, height), bicubic, for an interrupted
     run's output. In luminance mode only the luminance is upsampled: the chroma is the photo's own."""
-    from .color import luminance, with_chroma
-    from .optimize import upsample
+    from .engine.loop import upsample
+    from .nst.color import luminance, with_chroma
 
     image = upsample(image, (size[1], size[0]))
     if run.config.preserve_color == "luminance":

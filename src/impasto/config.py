@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from .nst.layers import LAYER_NAMES, Padding, Pooling, channels
+
 Optimizer = Literal["lbfgs", "adam"]
-Pooling = Literal["max", "avg"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "bf16"]
 PresetName = Literal["default", "gatys2015"]
@@ -22,7 +23,6 @@ INIT_MODES: tuple[str, ...] = get_args(InitMode)
 StyleLoss = Literal["gram", "wasserstein"]
 PreserveColor = Literal["none", "luminance", "histogram"]
 ColorTransfer = Literal["symmetric", "cholesky", "pca"]
-Padding = Literal["zeros", "reflect", "replicate"]
 # How style layers are weighted when style_layer_weights is None: "measured", each layer's default
 # of DEFAULT_LAYER_WEIGHTS; "paper", Gatys et al. 2015's w_l = 1/5 on E_l, i.e. N_l²/20 on our
 # mean-normalized Gram loss (losses.py), for whichever layers are chosen.
@@ -123,6 +123,12 @@ MAX_SIZE = 8192  # longest output side the CLI accepts without --allow-huge (27 
 MAX_SEED = 2**63 - 1  # torch.Generator's range
 
 
+def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is `long_side`, keeping the aspect ratio."""
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 @dataclass(frozen=True)
 class StyleConfig:
     """Every option of a run. Frozen: derive variants with `dataclasses.replace` or `preset`.
@@ -212,8 +218,6 @@ class StyleConfig:
 
 
 def _paper_weight(config: StyleConfig, layer: str) -> float:
-    from .vgg import channels
-
     return channels(layer) ** 2 / 20
 
 
@@ -241,8 +245,6 @@ def _check_number(
 
 
 def _validate(c: StyleConfig) -> None:
-    from .vgg import LAYER_NAMES
-
     _check_number("size", c.size, minimum=MIN_SIZE, integer=True)
     if c.start_size is not None:
         _check_number("start_size", c.start_size, minimum=MIN_SIZE, integer=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..image_write import write_atomic
+from ..io.write import write_atomic
 from .settings import JobOptions
 
 log = logging.getLogger(__name__)

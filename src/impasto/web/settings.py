@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from ..config import MAX_SEED, MIN_SIZE, PRESETS, PreserveColor, StyleConfig
-from ..system import cache_dir
+from ..runtime import cache_dir
 
 MB = 1 << 20
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,}")

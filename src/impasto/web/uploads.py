@@ -64,8 +64,8 @@ def sample_path(name: str) -> Path:
 
 @lru_cache(maxsize=len(SAMPLES))
 def sample_thumbnail(name: str) -> bytes:
-    from ..image import open_image
-    from ..image_write import encode_preview
+    from ..io.read import open_image
+    from ..io.write import encode_preview
 
     return encode_preview(open_image(sample_path(name)), 256)
 

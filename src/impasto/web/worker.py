@@ -13,8 +13,8 @@ import threading
 import time
 
 from ..api import prepare, render
-from ..image_write import encode_preview, save_image, write_atomic
-from ..optimize import NonFiniteLossError, Progress
+from ..engine.loop import NonFiniteLossError, Progress
+from ..io.write import encode_preview, save_image, write_atomic
 from .jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job, JobStore
 from .settings import ServerSettings
 from .uploads import relabel

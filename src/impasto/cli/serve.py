@@ -11,9 +11,9 @@ from pathlib import Path
 
 import typer
 
-from .cli_run import EXIT_BAD_INPUT, fail
-from .config import MIN_SIZE
-from .web.settings import MB, ServerSettings, default_data_dir
+from ..config import MIN_SIZE
+from ..web.settings import MB, ServerSettings, default_data_dir
+from .run import EXIT_BAD_INPUT, fail
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServerSettings)}  # defaults live in settings.py
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1")
@@ -87,11 +87,11 @@ def serve(
     try:
         import uvicorn
 
-        from .web.app import create_app
+        from ..web.app import create_app
     except ImportError as err:
         fail(f"impasto serve needs the web extra ({err.name} is missing): pip install 'impasto[web]'")
-    from .cli_run import setup_logging
-    from .system import tune_allocator
+    from ..runtime import tune_allocator
+    from .run import setup_logging
 
     setup_logging(quiet=False, debug=False)
     tune_allocator()

@@ -26,9 +26,9 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from .layers import stride
 from .losses import Moments, layer_moments
 from .style_losses import StyleLossKind
-from .vgg import stride
 
 
 @dataclass(frozen=True)

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
-from .config import INIT_MODES, StyleConfig
-from .losses import content_loss, total_variation
+from ..config import INIT_MODES, StyleConfig
+from ..nst.losses import content_loss, total_variation
+from ..nst.regions import StyleRegion, region_moments, regions_loss
+from ..nst.style_losses import STYLE_LOSSES
+from ..nst.vgg import VGG19Features
+from ..runtime import HostCopy, release_free_memory, resolve_precision
 from .memory import ScalePlan, step_cost
-from .optimizers import ClampedAdam, HostCopy, IterateAverage, make_optimizer
-from .regions import StyleRegion, region_moments, regions_loss
+from .optimizers import ClampedAdam, IterateAverage, make_optimizer
 from .schedule import Scale
-from .style_losses import STYLE_LOSSES
-from .system import release_free_memory, resolve_precision
-from .targets import ColorPlan, ScaleInputs, color_plan, style_regions
+from .style_targets import ColorPlan, ScaleInputs, color_plan, style_regions
 from .tiling import plan_tiles, tiled_features, tiled_loss_and_grad
-from .vgg import VGG19Features
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .config import MIN_SIZE, StyleConfig
+from ..config import MIN_SIZE, StyleConfig, fit_long_side
 
 LADDER_FACTOR = math.sqrt(2)
 
@@ -31,12 +31,6 @@ class Scale:
     @property
     def pixels(self) -> int:
         return self.width * self.height
-
-
-def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """(width, height) scaled so the longer side is `long_side`, keeping the aspect ratio."""
-    scale = long_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def ladder_sizes(width: int, height: int, size: int, start_size: int | None) -> list[tuple[int, int]]:

@@ -1,4 +1,5 @@
-"""What this machine offers impasto: devices, the cache folder, and a report for `impasto info`.
+"""What this machine offers impasto: devices, precision, the allocator, the memory budget, the
+cache folder, and the asynchronous copy of loss terms to the host. Imports torch only.
 
 No side effects: nothing is created here; callers create the cache folder when they write to it.
 """
@@ -6,7 +7,6 @@ No side effects: nothing is created here; callers create the cache folder when t
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -144,40 +144,24 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "impasto"
 
 
-def device_lines() -> list[str]:
-    """One line per device type: what it is, or why it is missing."""
-    bf16 = "native bf16" if bf16_native(torch.device("cpu")) else "no native bf16"
-    lines = [f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {bf16}"]
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            props = torch.cuda.get_device_properties(i)
-            lines.append(f"cuda:{i}: {props.name}, {props.total_memory / 2**30:.0f} GiB")
-    else:
-        lines.append(f"cuda: none ({'no CUDA in this torch build' if torch.version.cuda is None else 'no GPU found'})")
-    lines.append("mps: available" if available_devices()["mps"] else "mps: none")
-    return lines
+class HostCopy:
+    """Loss terms copied to the host as soon as they exist, read after the optimizer's step.
 
+    On CUDA the copy is asynchronous into pinned memory and reading waits only for that copy,
+    not for the optimizer's kernels queued after it: the step's own sync is the only stall.
+    """
 
-def report() -> list[tuple[str, str]]:
-    """(label, value) rows for `impasto info`: versions, devices, weights and cache."""
-    import PIL
+    def __init__(self, n: int, device: torch.device):
+        self.cuda, self.device = device.type == "cuda", device
+        self.buffer = torch.empty(n, dtype=torch.float32, pin_memory=self.cuda)
+        self.event = torch.cuda.Event() if self.cuda else None
 
-    from . import __version__
-    from .vgg import WEIGHTS_SHA256, default_weights_path, sha256_of
+    def put(self, values: torch.Tensor) -> None:
+        self.buffer.copy_(values.float(), non_blocking=self.cuda)
+        if self.event is not None:  # on the stream of the tensors' own GPU, not the current one
+            self.event.record(torch.cuda.current_stream(self.device))
 
-    rows = [
-        ("impasto", __version__),
-        ("python", platform.python_version()),
-        ("torch", torch.__version__),
-        ("pillow", PIL.__version__),
-    ]
-    rows += [("device", line) for line in device_lines()]
-    try:
-        path = default_weights_path()
-        digest = sha256_of(path)
-        verdict = "verified" if digest == WEIGHTS_SHA256 else f"MISMATCH, expected {WEIGHTS_SHA256}"
-        rows += [("weights", str(path)), ("sha256", f"{digest} ({verdict})")]
-    except (ValueError, OSError) as err:
-        rows.append(("weights", f"not found: {err}"))
-    rows.append(("cache", str(cache_dir())))
-    return rows
+    def get(self) -> list[float]:
+        if self.event is not None:
+            self.event.synchronize()
+        return self.buffer.tolist()

@@ -9,13 +9,13 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .memory import GIB, step_cost
+from ..engine.memory import GIB, step_cost
 
 
 def print_plan(run, rungs) -> int:
     """Print the plan as a table, with a calibrated time per scale. Returns the exit code (0)."""
-    from .api import calibrate
-    from .system import memory_budget
+    from ..api import calibrate
+    from ..runtime import memory_budget
 
     console = Console(width=None if Console().is_terminal else 120)
     seconds_per_px = calibrate(run)

@@ -90,7 +90,7 @@ def plan_outputs(
     output: Path, inputs: Sequence[Path], *, bit_depth: int | None, save_every: int | None, iterations: int, force: bool
 ) -> OutputPlan:
     """Check every path the run will write, before any heavy work; ValueError names the problem."""
-    from .image_write import output_format
+    from ..io.write import output_format
 
     output = output.expanduser()
     inputs = tuple(p.expanduser() for p in inputs)
@@ -167,9 +167,9 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .api import render
-    from .image_write import save_image
-    from .optimize import NonFiniteLossError
+    from ..api import render
+    from ..engine.loop import NonFiniteLossError
+    from ..io.write import save_image
 
     console = Console(stderr=True, quiet=quiet)
     if not console.is_terminal:
@@ -237,7 +237,7 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
 
 def dry_run(run, rungs, *, debug: bool) -> int:
     """`--dry-run`: the plan and its calibrated times. Returns the exit code."""
-    from .cli_plan import print_plan
+    from .dry_run import print_plan
 
     try:
         return print_plan(run, rungs)
@@ -249,7 +249,7 @@ def dry_run(run, rungs, *, debug: bool) -> int:
 
 def _save_uninterrupted(image, path: Path, plan: OutputPlan) -> None:
     """Save at the plan's bit depth with SIGINT and SIGTERM ignored, so no Ctrl-C cuts it short."""
-    from .image_write import save_image
+    from ..io.write import save_image
 
     with _signals(signal.SIG_IGN):
         save_image(image, path, bit_depth=plan.bit_depth)
@@ -277,7 +277,7 @@ def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int]
         return EXIT_INTERRUPTED
     note = ""
     if (image.shape[-1], image.shape[-2]) != size:
-        from .api import upscale
+        from ..api import upscale
 
         note = f" (scale {progress.scale}/{progress.scales}, {image.shape[-1]}x{image.shape[-2]}, upsampled)"
         image = upscale(run, image, size)

@@ -13,31 +13,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from .config import StyleConfig
+from ..config import StyleConfig
 from .lbfgs import LBFGS
-
-
-class HostCopy:
-    """Loss terms copied to the host as soon as they exist, read after the optimizer's step.
-
-    On CUDA the copy is asynchronous into pinned memory and reading waits only for that copy,
-    not for the optimizer's kernels queued after it: the step's own sync is the only stall.
-    """
-
-    def __init__(self, n: int, device: torch.device):
-        self.cuda, self.device = device.type == "cuda", device
-        self.buffer = torch.empty(n, dtype=torch.float32, pin_memory=self.cuda)
-        self.event = torch.cuda.Event() if self.cuda else None
-
-    def put(self, values: torch.Tensor) -> None:
-        self.buffer.copy_(values.float(), non_blocking=self.cuda)
-        if self.event is not None:  # on the stream of the tensors' own GPU, not the current one
-            self.event.record(torch.cuda.current_stream(self.device))
-
-    def get(self) -> list[float]:
-        if self.event is not None:
-            self.event.synchronize()
-        return self.buffer.tolist()
 
 
 def resize_state(state: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from .schedule import fit_long_side
+from ..config import fit_long_side
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .image import srgb_profile, to_array
+from .read import srgb_profile, to_array
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 _BIT_DEPTHS = {"PNG": (8, 16), "JPEG": (8,), "TIFF": (16, 8), "WEBP": (8,)}  # the first is the default

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import Moments
-from .regions import StyleRegion, mask_at, region_masses, region_moments, regions_loss
-from .style_losses import StyleLossKind
-from .vgg import VGG19Features, stride
+from ..nst.layers import stride
+from ..nst.losses import Moments
+from ..nst.regions import StyleRegion, mask_at, region_masses, region_moments, regions_loss
+from ..nst.style_losses import StyleLossKind
+from ..nst.vgg import VGG19Features
 
 ALIGN = 32  # VGG19 pools 5 times (pool5 is a valid layer): tiles start on its grid
 MARGIN = 48  # px past the weighted area; image-gradient error against one pass: 1.6e-4 (96 px: 6e-7)

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .color import ColorMap, color_transfer, luminance, match_luminance, with_chroma
-from .config import StyleConfig
-from .losses import Moments
-from .regions import StyleRegion, normalize_masks, region_masses, region_moments, region_shares
-from .style_losses import STYLE_LOSSES, StyleLossKind
+from ..config import StyleConfig
+from ..nst.color import ColorMap, color_transfer, luminance, match_luminance, with_chroma
+from ..nst.losses import Moments
+from ..nst.regions import StyleRegion, normalize_masks, region_masses, region_moments, region_shares
+from ..nst.style_losses import STYLE_LOSSES, StyleLossKind
+from ..nst.vgg import VGG19Features
 from .tiling import plan_tiles, tiled_moments
-from .vgg import VGG19Features
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,7 @@ from typing import Any, get_args
 import typer
 from typer.core import TyperGroup
 
-from .cli_options import finite, layer_names, memory_size, numbers, style_mask_paths
-from .cli_run import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-from .cli_serve import serve
-from .config import (
+from ..config import (
     INIT_MODES,
     MAX_SIZE,
     PRESETS,
@@ -33,6 +30,11 @@ from .config import (
     StyleConfig,
     StyleLoss,
 )
+from .info import info
+from .layers import layers
+from .options import finite, layer_names, memory_size, numbers, style_mask_paths
+from .run import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from .serve import serve
 
 _DEFAULTS = StyleConfig()
 
@@ -351,8 +353,8 @@ def stylize(
 
     Ctrl-C saves the current image: to OUTPUT if every step ran, else to name.partial.png.
     """
-    from . import cli_run
-    from .system import tune_allocator
+    from ..runtime import tune_allocator
+    from . import run as cli_run
 
     cli_run.setup_logging(quiet=quiet, debug=debug)
     tune_allocator()  # 1.1-1.2x per iteration on glibc (README, Speed)
@@ -399,8 +401,8 @@ def stylize(
                 raise ValueError(f"{len(given)} {what} for {len(styles)} style images; give one {what} per style")
         if config.size > MAX_SIZE and not allow_huge:
             raise ValueError(f"--size {config.size} is over {MAX_SIZE}; pass --allow-huge if you mean it")
-        from .api import plan as plan_run
-        from .api import prepare
+        from ..api import plan as plan_run
+        from ..api import prepare
 
         run = prepare(
             content, styles, config=config, masks=masks or None, style_masks=style_masks, allow_huge=allow_huge
@@ -424,22 +426,8 @@ def stylize(
 app.command()(serve)
 
 
-@app.command()
-def layers() -> None:
-    """List the VGG19 layer names that losses can use."""
-    from .vgg import LAYER_NAMES
-
-    typer.echo("\n".join(LAYER_NAMES))
-
-
-@app.command()
-def info() -> None:
-    """Show versions, devices, the weights file and its hash, and the cache folder."""
-    from .system import report
-
-    rows = report()
-    width = max(len(label) for label, _ in rows)
-    typer.echo("\n".join(f"{label:<{width}}  {value}" for label, value in rows))
+app.command()(layers)
+app.command()(info)
 
 
 def _terminate(signum: int, frame: object) -> None:
