@@ -246,15 +246,15 @@ def test_info_reports_versions_devices_weights_and_cache(tmp_path, monkeypatch):
 
 
 def test_only_scheduled_intermediates_clash(tmp_path):
-    from impasto.cli.run import plan_outputs
+    from impasto.cli.run import check_outputs
 
     out = tmp_path / "run.png"
     for name in ("run.0050.png", "run.0500.png", "run.partial.png"):
         (tmp_path / name).write_bytes(b"old")
-    plan = plan_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=400, force=False)
+    plan = check_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=400, force=False)
     assert plan.saves_at(300, 400) and not plan.saves_at(400, 400) and not plan.saves_at(50, 400)
     assert plan.partial().name == "run.partial.1.png"  # an old partial is kept without --force
     with pytest.raises(ValueError, match="run.0500.png exists"):
-        plan_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=False)
-    forced = plan_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=True)
+        check_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=False)
+    forced = check_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=True)
     assert forced.partial().name == "run.partial.png"

@@ -25,7 +25,7 @@ def test_ladder_run_reports_every_scale_and_ends_at_the_target(content_path, sty
     assert image.shape == (1, 3, 96, 128) and 0 <= image.min() and image.max() <= 1
     assert [p.step for p in seen] == list(range(1, 6 + 4 + 4 + 1)) and {p.total for p in seen} == {14}
     assert [(p.scale, p.width, p.height) for p in seen] == [(1, 64, 48)] * 6 + [(2, 91, 68)] * 4 + [(3, 128, 96)] * 4
-    assert {p.scales for p in seen} == {3}
+    assert {p.scale_count for p in seen} == {3}
     done = [p.done for p in seen]
     assert done == sorted(done) and done[-1] == pytest.approx(1.0)
     assert all(p.image.shape[-2:] == (p.height, p.width) for p in seen)
@@ -122,12 +122,26 @@ def test_interrupt_at_a_lower_scale_saves_at_the_output_size(tmp_path, content_p
     from rich.console import Console
 
     from impasto import api
-    from impasto.cli.run import EXIT_INTERRUPTED, OutputPlan, _save_interrupted
+    from impasto.cli.run import EXIT_INTERRUPTED, Outputs, _save_interrupted
     from impasto.io.read import load_tensor, to_tensor
     from impasto.nst.color import rgb_to_yiq
 
-    plan = OutputPlan(tmp_path / "out.png", "PNG", 8, None, (content_path, style_path))
-    low = Progress(7, 14, 1.0, 0.5, 0.5, 0.0, 1.0, torch.rand(1, 3, 48, 64), 1, 3, 64, 48, 0.2)
+    plan = Outputs(tmp_path / "out.png", "PNG", 8, None, (content_path, style_path))
+    low = Progress(
+        step=7,
+        total=14,
+        loss=1.0,
+        content_loss=0.5,
+        style_loss=0.5,
+        tv_loss=0.0,
+        elapsed=1.0,
+        image=torch.rand(1, 3, 48, 64),
+        scale=1,
+        scale_count=3,
+        width=64,
+        height=48,
+        done=0.2,
+    )
     console = Console(file=open(tmp_path / "log.txt", "w"))  # noqa: SIM115
     run = api.prepare(content_path, [style_path], config=StyleConfig(size=128))
     assert _save_interrupted(low, plan, console, (128, 96), run) == EXIT_INTERRUPTED

@@ -219,28 +219,34 @@ def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
 
 
 def test_a_sliver_of_a_mask_that_vanishes_in_deep_layers_still_runs(vgg):
-    from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
+    from impasto.engine.color_modes import fit_color_mode
+    from impasto.engine.style_targets import ScaleInputs, style_regions
 
     content = load_tensor(CONTENT, 100)  # 100x75: relu3_1 sees rows 0-71, relu4_1 0-71, relu5_1 0-63
     sliver = torch.zeros(1, 1, 75, 100)
     sliver[..., 72:, :] = 1.0
     config = StyleConfig(size=100, start_size=None, iterations=2)
     inputs = ScaleInputs(content, [load_tensor(STARRY, 100)], [sliver])
-    (region,) = style_regions(vgg, inputs, color_plan(inputs, config), config, torch.float32)
+    (region,) = style_regions(
+        vgg, inputs, fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config), config, torch.float32
+    )
     assert set(region.targets) == {"relu1_1", "relu2_1"}  # no positions from relu3_1 down: no term
     out = api.render(api.prepare(CONTENT, [STARRY], config=config, masks=[sliver]))
     assert torch.isfinite(out).all()
 
 
 def test_a_zero_weight_style_leaves_its_region_to_the_photo_and_dilutes_nothing(vgg):
-    from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
+    from impasto.engine.color_modes import fit_color_mode
+    from impasto.engine.style_targets import ScaleInputs, style_regions
 
     content = load_tensor(CONTENT, 64)
     everywhere, left = torch.ones(1, 1, 48, 64), torch.zeros(1, 1, 48, 64)
     left[..., :32] = 1.0
     config = StyleConfig(size=64, style_blend_weights=(1.0, 0.0))
     inputs = ScaleInputs(content, [load_tensor(STARRY, 64), load_tensor(SCREAM, 64)], [left, everywhere])
-    (region,) = style_regions(vgg, inputs, color_plan(inputs, config), config, torch.float32)
+    (region,) = style_regions(
+        vgg, inputs, fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config), config, torch.float32
+    )
     assert torch.equal(region.mask, left)  # not halved where the unused style's mask overlaps it
     assert region.share == pytest.approx(0.5)  # its area, at full strength
 

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
+from impasto.engine.color_modes import fit_color_mode
 from impasto.engine.lbfgs import LBFGS
 from impasto.engine.loop import optimize_image
-from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
+from impasto.engine.style_targets import ScaleInputs, style_regions
 from impasto.nst.losses import content_loss
 from impasto.nst.regions import StyleRegion, region_masses, region_moments, regions_loss
 from impasto.nst.style_losses import STYLE_LOSSES
@@ -64,7 +65,9 @@ def _loss_and_grad(model, content, style, dtype):
     config = StyleConfig()
     weights = config.layer_weights()
     inputs = ScaleInputs(content, [style])
-    targets = style_regions(model, inputs, color_plan(inputs, config), config, dtype)[0].targets
+    targets = style_regions(
+        model, inputs, fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config), config, dtype
+    )[0].targets
     with torch.no_grad():
         content_target = model(content, ["relu4_2"], dtype=dtype)["relu4_2"]
     image = content.flip(-1).clone().requires_grad_(True)  # away from the content: a real gradient

@@ -1,7 +1,7 @@
 import pytest
 
 from impasto.config import StyleConfig
-from impasto.engine.memory import GIB, MIN_LBFGS_HISTORY, SAFETY, estimate_peak, plan_scale, step_cost
+from impasto.engine.memory import GIB, MIN_LBFGS_HISTORY, SAFETY, estimate_peak, fit_in_memory, step_cost
 from impasto.engine.schedule import Scale
 
 
@@ -19,35 +19,35 @@ def test_estimate_grows_with_pixels_history_and_precision():
 def test_plan_keeps_whole_when_it_fits_then_shortens_history_then_tiles():
     config = StyleConfig()
     scale = Scale(0, 2048, 1536, 10, 2048)
-    roomy = plan_scale(scale, config, 64 * GIB, act_bytes=2)
+    roomy = fit_in_memory(scale, config, 64 * GIB, act_bytes=2)
     assert roomy.tile is None and roomy.history == config.lbfgs_history
-    tight = plan_scale(scale, config, int(6 * GIB), act_bytes=2)
+    tight = fit_in_memory(scale, config, int(6 * GIB), act_bytes=2)
     assert tight.tile is None and MIN_LBFGS_HISTORY <= tight.history < config.lbfgs_history
     assert tight.peak_bytes <= 6 * GIB
-    tiled = plan_scale(scale, config, 3 * GIB, act_bytes=2)
+    tiled = fit_in_memory(scale, config, 3 * GIB, act_bytes=2)
     assert tiled.tile is not None and tiled.passes > 1
     # The largest history that fits beside these tiles: one more pair would not.
     assert (
         tiled.history == config.lbfgs_history
         or estimate_peak(2048, 1536, config, act_bytes=2, history=tiled.history + 1, tile=tiled.tile) > 3 * GIB * SAFETY
     )
-    roomier = plan_scale(scale, config, 5 * GIB, act_bytes=2)
+    roomier = fit_in_memory(scale, config, 5 * GIB, act_bytes=2)
     assert roomier.tile is not None and roomier.history > MIN_LBFGS_HISTORY
     with pytest.raises(ValueError, match="even in 256-px tiles"):
-        plan_scale(Scale(0, 8192, 8192, 1, 8192), config, GIB, act_bytes=2)
+        fit_in_memory(Scale(0, 8192, 8192, 1, 8192), config, GIB, act_bytes=2)
 
 
 def test_forced_tile_size():
-    plan = plan_scale(Scale(0, 512, 384, 1, 512), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
+    plan = fit_in_memory(Scale(0, 512, 384, 1, 512), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
     assert plan.tile == 128 and plan.passes == 20  # 4 cuts across, 3 down, at a typical offset
-    small = plan_scale(Scale(0, 96, 64, 1, 96), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
+    small = fit_in_memory(Scale(0, 96, 64, 1, 96), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
     assert small.tile is None and small.passes == 1  # a tile bigger than the image is the image
 
 
 def test_step_cost_counts_overlaps_and_the_second_forward():
     scale = Scale(0, 1024, 768, 1, 1024)
-    whole = plan_scale(scale, StyleConfig(), 64 * GIB, act_bytes=2)
-    tiled = plan_scale(scale, StyleConfig(tile_size=256), 64 * GIB, act_bytes=2)
+    whole = fit_in_memory(scale, StyleConfig(), 64 * GIB, act_bytes=2)
+    tiled = fit_in_memory(scale, StyleConfig(tile_size=256), 64 * GIB, act_bytes=2)
     assert step_cost(scale, whole) == 1024 * 768
     assert 1.5 * 1024 * 768 < step_cost(scale, tiled) < 4 * 1024 * 768
 

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
+from impasto.engine.color_modes import fit_color_mode
 from impasto.engine.loop import NonFiniteLossError, Progress, initial_image, optimize_image
-from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
+from impasto.engine.style_targets import ScaleInputs, style_regions
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +76,9 @@ def test_blend_weights_one_zero_equal_a_single_style_run(content_tensor, style_t
 
 def _targets(vgg, content, styles, config):
     inputs = ScaleInputs(content, list(styles))
-    (region,) = style_regions(vgg, inputs, color_plan(inputs, config), config, torch.float32)
+    (region,) = style_regions(
+        vgg, inputs, fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config), config, torch.float32
+    )
     return region.targets
 
 

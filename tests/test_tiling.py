@@ -2,13 +2,14 @@ import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.engine.style_targets import ScaleInputs, color_plan, style_regions
+from impasto.engine.color_modes import fit_color_mode
+from impasto.engine.criterion import criterion_for
+from impasto.engine.style_targets import ScaleInputs, style_regions
 from impasto.engine.tiling import (
     ALIGN,
-    plan_tiles,
+    cut_tiles,
     tile_extent,
     tiled_features,
-    tiled_loss_and_grad,
     tiled_moments,
 )
 from impasto.nst.layers import LAYER_NAMES, stride
@@ -35,7 +36,7 @@ def _coverage(tiles, height, width):
     ],
 )
 def test_tiles_cover_every_pixel_and_their_weights_sum_to_one(height, width, core, offset):
-    tiles = plan_tiles(height, width, core, offset=offset, margin=24)
+    tiles = cut_tiles(height, width, core, offset=offset, margin=24)
     total, seen = _coverage(tiles, height, width)
     torch.testing.assert_close(total, torch.ones(height, width))
     assert seen.all()
@@ -47,13 +48,13 @@ def test_tiles_cover_every_pixel_and_their_weights_sum_to_one(height, width, cor
 
 
 def test_one_tile_when_the_core_covers_the_image():
-    (tile,) = plan_tiles(64, 80, 128)
+    (tile,) = cut_tiles(64, 80, 128)
     assert (tile.top, tile.left, tile.bottom, tile.right) == (0, 0, 64, 80) and bool((tile.weight == 1).all())
 
 
 def test_cuts_move_with_the_offset():
-    a = {(t.top, t.left) for t in plan_tiles(256, 256, 64, offset=(0, 0))}
-    b = {(t.top, t.left) for t in plan_tiles(256, 256, 64, offset=(32, 32))}
+    a = {(t.top, t.left) for t in cut_tiles(256, 256, 64, offset=(0, 0))}
+    b = {(t.top, t.left) for t in cut_tiles(256, 256, 64, offset=(32, 32))}
     assert a != b
 
 
@@ -79,7 +80,13 @@ def _reference(vgg, content_path, style_path, size, precision, style_loss="gram"
         masks = [1 - ramp, ramp.clone()]
     styles = [style, style.flip(-1)] if masked else [style]
     inputs = ScaleInputs(content, styles, masks)
-    regions = style_regions(vgg, inputs, color_plan(inputs, config), config, _DTYPES[precision])
+    regions = style_regions(
+        vgg,
+        inputs,
+        fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config),
+        config,
+        _DTYPES[precision],
+    )
     return config, content, image, regions
 
 
@@ -94,8 +101,9 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 def test_tiled_loss_and_gradient_match_one_pass(
     vgg, content_path, style_path, precision, tolerance, style_loss, masked
 ):
-    """Two passes over 24 tiles, some of them inside the image on every side, give the loss and
-    the gradient of one pass over the whole image: for Gram and Wasserstein losses, with masks."""
+    """One criterion, two paths: two passes over 24 tiles, some of them inside the image on every
+    side, give the loss and the gradient of one pass over the whole image (itself equal to the
+    losses computed by hand): for Gram and Wasserstein losses, with masks."""
     config, content, image, regions = _reference(vgg, content_path, style_path, 384, precision, style_loss, masked)
     dtype, weights, layer = _DTYPES[precision], config.layer_weights(), config.content_layers[0]
     kind = STYLE_LOSSES[style_loss]
@@ -108,22 +116,18 @@ def test_tiled_loss_and_gradient_match_one_pass(
     s = config.style_weight * regions_loss(moments, regions, weights, kind)
     (c + s).backward()
 
-    tiles = plan_tiles(*image.shape[-2:], 64, offset=(11, 29))
+    tiles = cut_tiles(*image.shape[-2:], 64, offset=(11, 29))
     height, width = image.shape[-2:]
     assert len(tiles) == 24
     assert any(0 < t.top and t.bottom < height and 0 < t.left and t.right < width for t in tiles)
-    terms, grad = tiled_loss_and_grad(
-        vgg,
-        image,
-        tiles,
-        content_targets={layer: content_target},
-        content_weight=config.content_weight,
-        regions=regions,
-        layer_weights=weights,
-        kind=kind,
-        style_weight=config.style_weight,
-        dtype=dtype,
-    )
+    criterion = criterion_for(vgg, content, regions, config, dtype)
+    one = image.clone().requires_grad_(True)
+    _, whole_terms = criterion.evaluate(one)  # the criterion's one-pass path is the reference's arithmetic
+    torch.testing.assert_close(whole_terms[:2], torch.stack([c, s]).detach(), rtol=1e-6, atol=0)
+    assert float((one.grad - x.grad).norm() / x.grad.norm()) < 1e-6
+    tiled = image.clone().requires_grad_(True)
+    _, terms = criterion.evaluate_tiled(tiled, tiles)
+    grad, terms = tiled.grad, terms[:2]
     torch.testing.assert_close(terms, torch.stack([c, s]).detach(), rtol=tolerance / 10, atol=0)
     assert float((grad - x.grad).norm() / x.grad.norm()) < tolerance
     if precision == "fp32":
@@ -176,7 +180,7 @@ def test_tiled_result_has_no_seams_and_the_same_style(monkeypatch, vgg, content_
     tiled = result(64)
     cuts_x, cuts_y = cut_positions(tiled.shape[-1], 64, 0), cut_positions(tiled.shape[-2], 64, 0)
     assert cuts_x == [64, 128, 192] and cuts_y == [64, 128]
-    assert any(t.right < 256 for t in plan_tiles(192, 256, 64))  # tiles end inside the image
+    assert any(t.right < 256 for t in cut_tiles(192, 256, 64))  # tiles end inside the image
     assert _seam_ratio(tiled, cuts_x, cuts_y) == pytest.approx(1.0, abs=0.10)
     # The same lines of the one-pass result: what remains is the photo's own edges, not the tiles.
     assert _seam_ratio(tiled, cuts_x, cuts_y) == pytest.approx(_seam_ratio(whole, cuts_x, cuts_y), rel=0.05)

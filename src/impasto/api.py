@@ -19,8 +19,8 @@ from PIL import Image
 
 from .config import INIT_MODES, MIN_SIZE, StyleConfig, fit_long_side
 from .engine.loop import ProgressCallback, optimize_scales
-from .engine.memory import ScalePlan, plan_scale
-from .engine.schedule import Scale, plan_scales
+from .engine.memory import Footprint, fit_in_memory
+from .engine.schedule import Scale, scales_for
 from .engine.style_targets import ScaleInputs
 from .io.read import ImageSource, MaskSource, open_image, open_mask, resize_exact, resize_long_side, to_pil, to_tensor
 from .nst.regions import resize_mask
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Styles = ImageSource | Sequence[ImageSource]
 Masks = MaskSource | Sequence[MaskSource | None] | None  # one per style; a single mask for one style
 
-__all__ = ["PreparedRun", "plan", "prepare", "render", "resolve_device", "stylize"]
+__all__ = ["PreparedRun", "prepare", "render", "resolve_device", "scales", "stylize"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def prepare(
     content_image = open_image(content, allow_huge=allow_huge, max_pixels=max_pixels)
     _check_size(content_image, config.size, f"content image {_name(content)}", "size")
     style_images = tuple(open_image(s, allow_huge=allow_huge, max_pixels=max_pixels) for s in style_list)
-    smallest = min(s.style_size for s in plan_scales(content_image.width, content_image.height, config))
+    smallest = min(s.style_size for s in scales_for(content_image.width, content_image.height, config))
     for source, image in zip(style_list, style_images):
         _check_size(image, smallest, f"style image {_name(source)}", "start_size, style_scale or style_size")
     style_names = [f"style image {i} ({_name(s)})" for i, s in enumerate(style_list, 1)]
@@ -156,16 +156,18 @@ def prepare(
     return PreparedRun(content_image, style_images, init, config, device, mask_tensors, style_mask_tensors)
 
 
-def plan(run: PreparedRun) -> list[tuple[Scale, ScalePlan]]:
-    """Every scale of the run with how it runs (whole or tiled) within the memory budget.
+def scales(run: PreparedRun) -> list[tuple[Scale, Footprint]]:
+    """Every scale of the run with its memory footprint (whole or tiled) within the budget.
 
     ValueError when a scale cannot fit the budget even in the smallest tiles.
     """
     config = run.config
     budget = config.max_memory or memory_budget(run.device)
     act_bytes = resolve_precision(config.precision, run.device).itemsize
-    scales = plan_scales(run.content.width, run.content.height, config)
-    return [(scale, plan_scale(scale, config, budget, act_bytes=act_bytes)) for scale in scales]
+    return [
+        (scale, fit_in_memory(scale, config, budget, act_bytes=act_bytes))
+        for scale in scales_for(run.content.width, run.content.height, config)
+    ]
 
 
 def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> float:
@@ -189,16 +191,19 @@ def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> floa
 
 
 def render(
-    run: PreparedRun, *, callback: ProgressCallback | None = None, rungs: list[tuple[Scale, ScalePlan]] | None = None
+    run: PreparedRun,
+    *,
+    callback: ProgressCallback | None = None,
+    schedule: list[tuple[Scale, Footprint]] | None = None,
 ) -> torch.Tensor:
     """Run a prepared job. Returns (1, 3, H, W) float32 sRGB in [0, 1] on the run's device.
 
     callback receives an `impasto.Progress` after every step. Raises NonFiniteLossError if the
     run diverges; KeyboardInterrupt passes through (the callback's last image is the current one).
-    rungs: `plan(run)`, when the caller already has it.
+    schedule: `scales(run)`, when the caller already has it.
     """
     config, device = run.config, run.device
-    rungs = rungs or plan(run)
+    schedule = schedule or scales(run)
 
     def inputs_at(scale: Scale) -> ScaleInputs:
         styles = [to_tensor(resize_long_side(s, scale.style_size)).to(device) for s in run.styles]
@@ -216,24 +221,24 @@ def render(
         content = to_tensor(resize_exact(run.content, (scale.width, scale.height))).to(device)
         return ScaleInputs(content, styles, masks, style_masks)
 
-    first = rungs[0][0]
+    first = schedule[0][0]
     init: str | torch.Tensor = (
         run.init
         if isinstance(run.init, str)
         else to_tensor(resize_exact(run.init, (first.width, first.height))).to(device)
     )  # an init image takes the first scale's exact size, whatever its aspect ratio
     model = load_vgg19(config.weights, pooling=config.pooling, padding=config.padding, device=device)
-    for scale, how in rungs:
+    for scale, footprint in schedule:
         log.info(
             "scale %d/%d: %dx%d, %d steps, %s",
             scale.index + 1,
-            len(rungs),
+            len(schedule),
             scale.width,
             scale.height,
             scale.iterations,
-            "whole" if how.tile is None else f"tiles of {how.tile} px",
+            "whole" if footprint.tile is None else f"tiles of {footprint.tile} px",
         )
-    return optimize_scales(model, rungs, inputs_at, config, init=init, callback=callback)
+    return optimize_scales(model, schedule, inputs_at, config, init=init, callback=callback)
 
 
 def upscale(run: PreparedRun, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

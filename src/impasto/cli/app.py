@@ -401,26 +401,25 @@ def stylize(
                 raise ValueError(f"{len(given)} {what} for {len(styles)} style images; give one {what} per style")
         if config.size > MAX_SIZE and not allow_huge:
             raise ValueError(f"--size {config.size} is over {MAX_SIZE}; pass --allow-huge if you mean it")
-        from ..api import plan as plan_run
-        from ..api import prepare
+        from ..api import prepare, scales
 
         run = prepare(
             content, styles, config=config, masks=masks or None, style_masks=style_masks, allow_huge=allow_huge
         )
-        rungs = plan_run(run)
-        plan = cli_run.plan_outputs(
+        schedule = scales(run)
+        outputs = cli_run.check_outputs(
             output,
             inputs,
             bit_depth=bit_depth,
             save_every=save_every,
-            iterations=sum(scale.iterations for scale, _ in rungs),
+            iterations=sum(scale.iterations for scale, _ in schedule),
             force=force or dry_run,
         )  # a dry run writes nothing
     except (ValueError, TypeError) as err:
         cli_run.fail(str(err))
     if dry_run:
-        raise typer.Exit(cli_run.dry_run(run, rungs, debug=debug))
-    raise typer.Exit(cli_run.execute(run, rungs, plan, quiet=quiet, debug=debug))
+        raise typer.Exit(cli_run.dry_run(run, schedule, debug=debug))
+    raise typer.Exit(cli_run.execute(run, schedule, outputs, quiet=quiet, debug=debug))
 
 
 app.command()(serve)

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..engine.memory import GIB, step_cost
 
 
-def print_plan(run, rungs) -> int:
+def print_dry_run(run, schedule) -> int:
     """Print the plan as a table, with a calibrated time per scale. Returns the exit code (0)."""
     from ..api import calibrate
     from ..runtime import memory_budget
@@ -23,13 +23,13 @@ def print_plan(run, rungs) -> int:
     for column in ("scale", "size", "steps", "style px", "passes", "L-BFGS pairs", "est. peak", "est. time"):
         table.add_column(column, justify="right")
     total_time, peak = 0.0, 0
-    for scale, how in rungs:
+    for scale, how in schedule:
         seconds = scale.iterations * step_cost(scale, how) * seconds_per_px
         total_time, peak = total_time + seconds, max(peak, how.peak_bytes)
         passes = "whole" if how.tile is None else f"~{how.passes} tiles of {how.tile}"
         pairs = str(how.history) if run.config.optimizer == "lbfgs" else "-"
         table.add_row(
-            f"{scale.index + 1}/{len(rungs)}",
+            f"{scale.index + 1}/{len(schedule)}",
             f"{scale.width}x{scale.height}",
             str(scale.iterations),
             str(scale.style_size),
@@ -41,7 +41,7 @@ def print_plan(run, rungs) -> int:
     console.print(table)
     budget = run.config.max_memory or memory_budget(run.device)
     console.print(
-        f"total: {sum(s.iterations for s, _ in rungs)} steps, about {_minutes(total_time)}, "
+        f"total: {sum(s.iterations for s, _ in schedule)} steps, about {_minutes(total_time)}, "
         f"peak about {peak / GIB:.2f} GiB (budget {budget / GIB:.2f} GiB"
         + ("" if run.config.max_memory else ", the default")
         + ")"

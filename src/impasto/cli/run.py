@@ -47,7 +47,7 @@ def setup_logging(*, quiet: bool, debug: bool) -> None:
 
 
 @dataclass(frozen=True)
-class OutputPlan:
+class Outputs:
     """Where a run writes: the output, its format and depth, and the intermediate saves."""
 
     output: Path
@@ -86,9 +86,9 @@ def _is_one_of(path: Path, others: Sequence[Path]) -> bool:
     return False
 
 
-def plan_outputs(
+def check_outputs(
     output: Path, inputs: Sequence[Path], *, bit_depth: int | None, save_every: int | None, iterations: int, force: bool
-) -> OutputPlan:
+) -> Outputs:
     """Check every path the run will write, before any heavy work; ValueError names the problem."""
     from ..io.write import output_format
 
@@ -110,7 +110,7 @@ def plan_outputs(
         raise ValueError(f"output folder {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"output folder {folder} is not writable")
-    plan = OutputPlan(output, fmt, depth, save_every, inputs, force)
+    outputs = Outputs(output, fmt, depth, save_every, inputs, force)
     # The intermediates that would clash are found by listing the folder once, not by testing
     # every step's name (a long run with --save-every 1 has a million of them).
     candidates = [output]
@@ -122,8 +122,8 @@ def plan_outputs(
                 entry.name.startswith(stem + ".")
                 and entry.name.endswith(suffix)
                 and middle.isdigit()
-                and plan.saves_at(int(middle), iterations)
-                and plan.intermediate(int(middle), iterations).name == entry.name
+                and outputs.saves_at(int(middle), iterations)
+                and outputs.intermediate(int(middle), iterations).name == entry.name
             ):
                 candidates.append(folder / entry.name)
     for path in candidates:
@@ -131,7 +131,7 @@ def plan_outputs(
             raise ValueError(f"{path} is one of the inputs; choose another output path")
         if path.exists() and not force:
             raise ValueError(f"{path} exists; pass --force to overwrite it")
-    return plan
+    return outputs
 
 
 def _name_max(folder: Path) -> int:
@@ -162,8 +162,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 _WORK = 10_000  # the bar's total: the run's work in ten-thousandths
 
 
-def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
-    """Run a prepared job (rungs: api.plan(run)) with a progress bar; save the result. Returns the exit code."""
+def execute(run, schedule, outputs: Outputs, *, quiet: bool, debug: bool) -> int:
+    """Run a prepared job (schedule: api.scales(run)) with a progress bar; save the result. Returns the exit code."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -193,8 +193,8 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
         last[:] = [p]
         steps, seconds = p.step - began[p.scale][0], p.elapsed - began[p.scale][1]
         where = f"step {p.step}/{p.total}"
-        if p.scales > 1:
-            where = f"scale {p.scale}/{p.scales} {p.width}x{p.height} " + where
+        if p.scale_count > 1:
+            where = f"scale {p.scale}/{p.scale_count} {p.width}x{p.height} " + where
         terms = f"loss {p.loss:.3g} = content {p.content_loss:.3g} + style {p.style_loss:.3g}"
         bar.update(
             task,
@@ -203,17 +203,17 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
             terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""),
             rate=f"{seconds / steps:.2f} s/it",
         )
-        if plan.saves_at(p.step, p.total):
-            save_image(p.image, plan.intermediate(p.step, p.total), bit_depth=plan.bit_depth)
+        if outputs.saves_at(p.step, p.total):
+            save_image(p.image, outputs.intermediate(p.step, p.total), bit_depth=outputs.bit_depth)
 
     with _signals(_raise_interrupt), Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("stylize", total=_WORK, where="", terms="", rate="")
         try:
-            result = render(run, callback=on_step, rungs=rungs)
+            result = render(run, callback=on_step, schedule=schedule)
         except KeyboardInterrupt:
             bar.stop()
-            final = rungs[-1][0]
-            return _save_interrupted(last[0] if last else None, plan, console, (final.width, final.height), run)
+            final = schedule[-1][0]
+            return _save_interrupted(last[0] if last else None, outputs, console, (final.width, final.height), run)
         except NonFiniteLossError as err:
             bar.stop()
             fail(str(err), EXIT_INTERNAL)
@@ -223,49 +223,49 @@ def execute(run, rungs, plan: OutputPlan, *, quiet: bool, debug: bool) -> int:
                 raise
             fail(_internal_message(err), EXIT_INTERNAL)
     try:
-        _save_uninterrupted(result, plan.output, plan)  # the result is done: a late Ctrl-C must not lose it
+        _save_uninterrupted(result, outputs.output, outputs)  # the result is done: a late Ctrl-C must not lose it
     except OSError as err:
-        rescue = _rescue(result, plan)
-        fail(f"cannot write {plan.output} ({err.strerror or err}){rescue}", EXIT_INTERNAL)
+        rescue = _rescue(result, outputs)
+        fail(f"cannot write {outputs.output} ({err.strerror or err}){rescue}", EXIT_INTERNAL)
     width, height = result.shape[-1], result.shape[-2]
     console.print(
-        f"wrote {plan.output} ({width}x{height}, {plan.bit_depth}-bit {plan.fmt}) "
+        f"wrote {outputs.output} ({width}x{height}, {outputs.bit_depth}-bit {outputs.fmt}) "
         f"in {time.perf_counter() - start:.1f} s"
     )
     return 0
 
 
-def dry_run(run, rungs, *, debug: bool) -> int:
-    """`--dry-run`: the plan and its calibrated times. Returns the exit code."""
-    from .dry_run import print_plan
+def dry_run(run, schedule, *, debug: bool) -> int:
+    """`--dry-run`: the scales and their calibrated times. Returns the exit code."""
+    from .dry_run import print_dry_run
 
     try:
-        return print_plan(run, rungs)
+        return print_dry_run(run, schedule)
     except Exception as err:  # the calibration is a real run: it can fail like one
         if debug:
             raise
         fail(_internal_message(err), EXIT_INTERNAL)
 
 
-def _save_uninterrupted(image, path: Path, plan: OutputPlan) -> None:
-    """Save at the plan's bit depth with SIGINT and SIGTERM ignored, so no Ctrl-C cuts it short."""
+def _save_uninterrupted(image, path: Path, outputs: Outputs) -> None:
+    """Save at the output's bit depth with SIGINT and SIGTERM ignored, so no Ctrl-C cuts it short."""
     from ..io.write import save_image
 
     with _signals(signal.SIG_IGN):
-        save_image(image, path, bit_depth=plan.bit_depth)
+        save_image(image, path, bit_depth=outputs.bit_depth)
 
 
-def _rescue(image, plan: OutputPlan) -> str:
+def _rescue(image, outputs: Outputs) -> str:
     """After a failed final write: try the partial name beside it. Returns a note for the error line."""
     try:
-        path = plan.partial()
-        _save_uninterrupted(image, path, plan)
+        path = outputs.partial()
+        _save_uninterrupted(image, path, outputs)
     except (OSError, ValueError):
         return "; the result could not be saved elsewhere either"
     return f"; the result was saved to {path}"
 
 
-def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int], run) -> int:
+def _save_interrupted(progress, outputs: Outputs, console, size: tuple[int, int], run) -> int:
     """Save the current image; one caught at a lower scale is upsampled to the output's size, so
     that the partial file can be used (or passed to --init) like the output it stands for."""
     if progress is None:
@@ -279,11 +279,11 @@ def _save_interrupted(progress, plan: OutputPlan, console, size: tuple[int, int]
     if (image.shape[-1], image.shape[-2]) != size:
         from ..api import upscale
 
-        note = f" (scale {progress.scale}/{progress.scales}, {image.shape[-1]}x{image.shape[-2]}, upsampled)"
+        note = f" (scale {progress.scale}/{progress.scale_count}, {image.shape[-1]}x{image.shape[-2]}, upsampled)"
         image = upscale(run, image, size)
     complete = progress.step == progress.total
-    path = plan.output if complete else plan.partial()
-    _save_uninterrupted(image, path, plan)  # a second Ctrl-C must not cut this save short
+    path = outputs.output if complete else outputs.partial()
+    _save_uninterrupted(image, path, outputs)  # a second Ctrl-C must not cut this save short
     console.print(f"interrupted at step {progress.step}/{progress.total}{note}; wrote the current image to {path}")
     return EXIT_INTERRUPTED
 

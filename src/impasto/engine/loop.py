@@ -1,11 +1,14 @@
 """The optimization loop: pixels of a generated image are optimized to match content and style.
 
 Reference: Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style" (arXiv 1508.06576), §2-3:
-the generated image starts from white noise and is optimized by L-BFGS on
-α·L_content + β·L_style. Around it, the coarse-to-fine ladder of Gatys et al. 2017
-(arXiv 1611.07865): each scale (schedule.py) starts from the previous result, upsampled, and
-scales too big for memory run tile by tile (tiling.py); colour modes and style regions come from
-targets.py. No I/O here: progress goes to a callback, logging to `logging`.
+the generated image starts from white noise and is optimized by L-BFGS on α·L_content + β·L_style
+(criterion.py; nst/gatys.py is the paper's version in one screen). Around it, the coarse-to-fine
+scales of Gatys et al. 2017 (arXiv 1611.07865): each scale (schedule.py) starts from the previous
+result, upsampled; scales too big for memory run tile by tile (memory.py, tiling.py); colour modes
+and style regions come from color_modes.py and style_targets.py. No I/O here: progress goes to a
+callback, logging to `logging`.
+
+Reading order: optimize_scales -> _optimize_scale -> Criterion.evaluate (or evaluate_tiled).
 """
 
 from __future__ import annotations
@@ -19,23 +22,22 @@ import torch
 from torch.nn import functional as F
 
 from ..config import INIT_MODES, StyleConfig
-from ..nst.losses import content_loss, total_variation
-from ..nst.regions import StyleRegion, region_moments, regions_loss
-from ..nst.style_losses import STYLE_LOSSES
 from ..nst.vgg import VGG19Features
 from ..runtime import HostCopy, release_free_memory, resolve_precision
-from .memory import ScalePlan, step_cost
+from .color_modes import ColorMode, fit_color_mode
+from .criterion import Criterion, criterion_for
+from .memory import Footprint, step_cost
 from .optimizers import ClampedAdam, IterateAverage, make_optimizer
 from .schedule import Scale
-from .style_targets import ColorPlan, ScaleInputs, color_plan, style_regions
-from .tiling import plan_tiles, tiled_features, tiled_loss_and_grad
+from .style_targets import ScaleInputs, style_regions
+from .tiling import cut_tiles
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or inf; the run stops rather than produce a broken image."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Progress:
     """One optimizer step, as reported to the callback. Losses are already weighted."""
 
@@ -50,8 +52,8 @@ class Progress:
     # average of the iterates when it is on, else the live iterate, not a copy: copy it to keep
     # it; in luminance mode, a new image with the photo's chroma).
     image: torch.Tensor = field(compare=False, repr=False)
-    scale: int = 1  # 1-based rung of the ladder
-    scales: int = 1
+    scale: int = 1  # 1-based index of the current scale
+    scale_count: int = 1  # scales in the whole run
     width: int = 0  # of the current scale
     height: int = 0
     done: float = 0.0  # share of the run's work done, in [0, 1]: steps weighed by their pixels
@@ -108,119 +110,64 @@ class _Clock:
     start: float = field(default_factory=time.perf_counter)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every scale of a run shares."""
+
+    model: VGG19Features
+    config: StyleConfig
+    colors: ColorMode
+    dtype: torch.dtype
+    clock: _Clock
+    scale_count: int
+    callback: ProgressCallback | None
+
+
 def tile_offset(core: int, generator: torch.Generator) -> tuple[int, int]:
     """Where this step's cuts fall (y, x): anywhere, drawn anew each step from the run's seed, so
     that no seam settles in one place."""
     return tuple(torch.randint(0, core, (2,), generator=generator).tolist())
 
 
-def _content_targets(
-    model, content: torch.Tensor, scale: Scale, plan: ScalePlan, layers: Sequence[str], dtype: torch.dtype
-) -> dict[str, torch.Tensor]:
-    with torch.no_grad():
-        if plan.tile is None:
-            return model(content, list(layers), dtype=dtype)
-        tiles = plan_tiles(scale.height, scale.width, plan.tile)
-        return {layer: tiled_features(model, content, layer, tiles, dtype) for layer in layers}
-
-
 def _closure(
-    model,
-    image,
-    scale: Scale,
-    plan: ScalePlan,
-    config: StyleConfig,
-    content: torch.Tensor,
-    regions: list[StyleRegion],
-    dtype: torch.dtype,
-    host_terms: HostCopy,
-    generator: torch.Generator,
+    criterion: Criterion, image: torch.Tensor, scale: Scale, footprint: Footprint, seed: int, host: HostCopy
 ) -> Callable[[], torch.Tensor]:
-    """The step's loss and gradient (into image.grad): one pass, or two passes over moving tiles."""
-    layer_weights, kind = config.layer_weights(), STYLE_LOSSES[config.style_loss]
-    style_layers = list(layer_weights)
-    layers = list(dict.fromkeys([*config.content_layers, *style_layers]))
-    content_targets = _content_targets(model, content, scale, plan, config.content_layers, dtype)
+    """The optimizer's closure: the loss, with image.grad filled and the terms copied to `host`.
+    A tiled scale cuts its tiles anew at every step, at an offset drawn from `seed`."""
+    generator = torch.Generator().manual_seed(seed)
 
-    def tv_term() -> torch.Tensor:
-        return config.tv_weight * total_variation(image) if config.tv_weight else image.new_zeros(())
-
-    def one_pass() -> torch.Tensor:
-        image.grad = None
-        features = model(image, layers, dtype=dtype)
-        moments = [
-            region_moments(features, r.mask, list(r.targets), masses=r.masses, need_mean=kind.needs_mean)
-            for r in regions
-        ]
-        content_term = sum(content_loss(features[k], t) for k, t in content_targets.items())
-        terms = torch.stack(
-            [
-                config.content_weight * content_term,
-                config.style_weight * regions_loss(moments, regions, layer_weights, kind).to(image.device),
-                tv_term(),
-            ]
-        )
-        loss = terms.sum()
-        loss.backward()
-        host_terms.put(terms.detach())
+    def closure() -> torch.Tensor:
+        if footprint.tile is None:
+            loss, terms = criterion.evaluate(image)
+        else:
+            offset = tile_offset(footprint.tile, generator)
+            tiles = cut_tiles(scale.height, scale.width, footprint.tile, offset=offset)
+            loss, terms = criterion.evaluate_tiled(image, tiles)
+        host.put(terms)
         return loss
 
-    def tiled() -> torch.Tensor:
-        offset = tile_offset(plan.tile, generator)
-        tiles = plan_tiles(scale.height, scale.width, plan.tile, offset=offset)
-        terms, grad = tiled_loss_and_grad(
-            model,
-            image,
-            tiles,
-            content_targets=content_targets,
-            content_weight=config.content_weight,
-            regions=regions,
-            layer_weights=layer_weights,
-            kind=kind,
-            style_weight=config.style_weight,
-            dtype=dtype,
-        )
-        image.grad = None
-        tv = tv_term()
-        if tv.requires_grad:
-            tv.backward()
-        image.grad = grad if image.grad is None else image.grad.add_(grad)
-        terms = torch.cat([terms, tv.detach().reshape(1)])
-        host_terms.put(terms)
-        return terms.sum()
-
-    return one_pass if plan.tile is None else tiled
+    return closure
 
 
-def _run_scale(
-    model,
-    start: torch.Tensor,
-    scale: Scale,
-    plan: ScalePlan,
-    inputs: ScaleInputs,
-    colors: ColorPlan,
-    config: StyleConfig,
-    dtype: torch.dtype,
-    clock: _Clock,
-    scales: int,
-    handoff: list,
-    callback: ProgressCallback | None,
-) -> torch.Tensor:
-    """Optimize one rung from `start` (network image); returns its result. handoff carries Adam on."""
-    regions = style_regions(model, inputs, colors, config, dtype, tile=plan.tile)
-    content = colors.content(inputs.content)
-    image = start.detach().requires_grad_(True)  # start is the caller's fresh tensor: no copy
-    optimizer = make_optimizer(image, config, history=plan.history, previous=handoff.pop() if handoff else None)
-    cost = step_cost(scale, plan)
-    host_terms = HostCopy(3, image.device)
-    generator = torch.Generator().manual_seed(config.seed + scale.index)
-    closure = _closure(model, image, scale, plan, config, content, regions, dtype, host_terms, generator)
+def _optimize_scale(
+    run: _Run, scale: Scale, footprint: Footprint, inputs: ScaleInputs, start: torch.Tensor, adam: ClampedAdam | None
+) -> tuple[torch.Tensor, ClampedAdam | None]:
+    """Optimize one scale from `start` (a fresh network image, taken over). Returns its result and,
+    for Adam, the optimizer whose moments the next scale carries on."""
+    config, clock = run.config, run.clock
+    regions = style_regions(run.model, inputs, run.colors, config, run.dtype, tile=footprint.tile)
+    criterion = criterion_for(run.model, run.colors.content(inputs.content), regions, config, run.dtype, footprint.tile)
+    image = start.detach().requires_grad_(True)
+    optimizer = make_optimizer(image, config, history=footprint.history, previous=adam)
+    cost = step_cost(scale, footprint)
+    host = HostCopy(3, image.device)
+    closure = _closure(criterion, image, scale, footprint, config.seed + scale.index, host)
     # Differs from Gatys et al. 2015: the scale's result is the average of its last iterates
     # (crowsonkb/style-transfer-pytorch), which removes the last steps' speckle.
     average = IterateAverage(config.ema_decay) if config.ema_decay and scale.iterations else None
     for _ in range(scale.iterations):
         optimizer.step(closure)
-        content_term, style_term, tv_term = host_terms.get()
+        content_term, style_term, tv_term = host.get()
         total = content_term + style_term + tv_term
         clock.steps += 1
         clock.work += cost
@@ -231,68 +178,64 @@ def _run_scale(
             )
         if average is not None:
             average.update(image)
-        if callback is not None:
-            shown = colors.to_rgb(average.value if average is not None else image.detach(), inputs.content)
-            callback(
+        if run.callback is not None:
+            current = average.value if average is not None else image.detach()
+            run.callback(
                 Progress(
-                    clock.steps,
-                    clock.total_steps,
-                    total,
-                    content_term,
-                    style_term,
-                    tv_term,
-                    time.perf_counter() - clock.start,
-                    shown,
-                    scale.index + 1,
-                    scales,
-                    scale.width,
-                    scale.height,
-                    clock.work / max(1, clock.total_work),
+                    step=clock.steps,
+                    total=clock.total_steps,
+                    loss=total,
+                    content_loss=content_term,
+                    style_loss=style_term,
+                    tv_loss=tv_term,
+                    elapsed=time.perf_counter() - clock.start,
+                    image=run.colors.to_rgb(current, inputs.content),
+                    scale=scale.index + 1,
+                    scale_count=run.scale_count,
+                    width=scale.width,
+                    height=scale.height,
+                    done=clock.work / max(1, clock.total_work),
                 )
             )
     result = average.value if average is not None else image.detach()
     if not torch.isfinite(result).all():  # the last step can break the image after its loss was read
         raise NonFiniteLossError(f"the image holds NaN or inf after step {clock.steps}")
     # Only Adam's moments carry over; L-BFGS pairs (2·history image copies) must not outlive the scale.
-    if isinstance(optimizer, ClampedAdam):
-        handoff.append(optimizer)
-    return result
+    return result, optimizer if isinstance(optimizer, ClampedAdam) else None
 
 
 def optimize_scales(
     model: VGG19Features,
-    rungs: Sequence[tuple[Scale, ScalePlan]],
+    scales: Sequence[tuple[Scale, Footprint]],
     inputs_at: Callable[[Scale], ScaleInputs],
     config: StyleConfig,
     *,
     init: str | torch.Tensor | None = None,
     callback: ProgressCallback | None = None,
 ) -> torch.Tensor:
-    """Stylize coarse to fine. Returns (1, 3, H, W) float32 in [0, 1] at the last rung's size.
+    """Stylize coarse to fine. Returns (1, 3, H, W) float32 in [0, 1] at the last scale's size.
 
-    rungs: each scale with its plan (memory.plan_scale). inputs_at gives a scale's images and
-    masks (targets.ScaleInputs) on the run's device. init overrides `config.init` for the first
-    scale (a path is resolved by the caller). Raises NonFiniteLossError if the loss stops being finite.
+    scales: each scale with its memory footprint (memory.fit_in_memory). inputs_at gives a
+    scale's images and masks (style_targets.ScaleInputs) on the run's device. init overrides
+    `config.init` for the first scale (a path is resolved by the caller). Raises
+    NonFiniteLossError if the loss stops being finite.
     """
-    clock = _Clock(sum(s.iterations for s, _ in rungs), sum(s.iterations * step_cost(s, p) for s, p in rungs))
-    image: torch.Tensor | None = None
-    colors: ColorPlan | None = None
-    handoff: list = []  # Adam, from one scale to the next; nothing else outlives its scale
-    for scale, plan in rungs:
-        inputs = inputs_at(scale)
-        dtype = resolve_precision(config.precision, inputs.content.device)
-        if colors is None:
-            colors = color_plan(inputs, config)
-            first = config.init if init is None else init
-            start = initial_image(
-                colors.content(inputs.content), first if isinstance(first, str) else colors.content(first), config.seed
-            )
-        else:
+    clock = _Clock(sum(s.iterations for s, _ in scales), sum(s.iterations * step_cost(s, f) for s, f in scales))
+    inputs = inputs_at(scales[0][0])
+    colors = fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config)
+    dtype = resolve_precision(config.precision, inputs.content.device)
+    run = _Run(model, config, colors, dtype, clock, len(scales), callback)
+    first = config.init if init is None else init
+    start = initial_image(
+        colors.content(inputs.content), first if isinstance(first, str) else colors.content(first), config.seed
+    )
+    image, adam = None, None
+    for index, (scale, footprint) in enumerate(scales):
+        if index:
+            inputs = inputs_at(scale)
             start = upsample(image, (scale.height, scale.width))
         image = None  # the last scale's result is not needed once upsampled
-        image = _run_scale(
-            model, start, scale, plan, inputs, colors, config, dtype, clock, len(rungs), handoff, callback
-        )
+        image, adam = _optimize_scale(run, scale, footprint, inputs, start, adam)
         final_content = inputs.content
         del inputs, start
         release_free_memory()  # the finished scale's buffers must not add to the next one's peak
@@ -314,6 +257,6 @@ def optimize_image(
     """
     height, width = content.shape[-2:]
     scale = Scale(0, width, height, config.iterations, max(max(s.shape[-2:]) for s in styles))
-    plan = ScalePlan(None, config.lbfgs_history, 0, 1)
+    footprint = Footprint(None, config.lbfgs_history, 0, 1)
     inputs = ScaleInputs(content, list(styles))
-    return optimize_scales(model, [(scale, plan)], lambda _: inputs, config, init=init, callback=callback)
+    return optimize_scales(model, [(scale, footprint)], lambda _: inputs, config, init=init, callback=callback)

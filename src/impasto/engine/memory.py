@@ -35,7 +35,7 @@ SAFETY = 0.85
 
 
 @dataclass(frozen=True)
-class ScalePlan:
+class Footprint:
     """How one scale runs: whole or in tiles (core px), the L-BFGS history, the estimated peak."""
 
     tile: int | None  # None: the whole image in one pass
@@ -78,7 +78,7 @@ def estimate_peak(
     return int(BASE_BYTES + NET_BYTES_PER_PX[act_bytes] * pass_pixels + extra + state)
 
 
-def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int) -> ScalePlan:
+def fit_in_memory(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int) -> Footprint:
     """The cheapest way to run `scale` within `budget` bytes; ValueError when none fits.
 
     Order: the whole image with the configured history; then a shorter L-BFGS history (down to
@@ -97,13 +97,13 @@ def plan_scale(scale: Scale, config: StyleConfig, budget: int, *, act_bytes: int
         for history in histories:
             peak = estimate(history, None)
             if peak <= usable:
-                return ScalePlan(None, history, peak, 1)
+                return Footprint(None, history, peak, 1)
     cores = [config.tile_size] if forced else range(max(w, h) // 16 * 16, MIN_TILE - 1, -64)
     for core in cores:
         for history in histories:  # the largest history that fits this tile size
             peak = estimate(history, core)
             if peak <= usable or (forced and history == histories[-1]):
-                return ScalePlan(core, history, peak, _tiles(h, core) * _tiles(w, core))
+                return Footprint(core, history, peak, _tiles(h, core) * _tiles(w, core))
     need = estimate(MIN_LBFGS_HISTORY, MIN_TILE)
     raise ValueError(
         f"{w}x{h} needs about {need / GIB:.1f} GiB even in {MIN_TILE}-px tiles; "
@@ -116,7 +116,7 @@ def _tiles(length: int, core: int) -> int:
     return len(cut_positions(length, core, core // 2)) + 1
 
 
-def step_cost(scale: Scale, plan: ScalePlan) -> float:
+def step_cost(scale: Scale, plan: Footprint) -> float:
     """Work of one step in whole-image pixel passes: the pixels, or for tiles their overlapping
     extent times the extra forward. Weighs the ETA and the --dry-run time alike."""
     if plan.tile is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..config import MIN_SIZE, StyleConfig, fit_long_side
 
-LADDER_FACTOR = math.sqrt(2)
+SCALE_FACTOR = math.sqrt(2)
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Scale:
         return self.width * self.height
 
 
-def ladder_sizes(width: int, height: int, size: int, start_size: int | None) -> list[tuple[int, int]]:
+def scale_sizes(width: int, height: int, size: int, start_size: int | None) -> list[tuple[int, int]]:
     """The (width, height) of every rung for a width x height content, ending exactly at `size`.
 
     Anchored at the target and descending by √2 while the long side stays >= start_size and the
@@ -42,21 +42,21 @@ def ladder_sizes(width: int, height: int, size: int, start_size: int | None) -> 
     """
     long_sides = [size]
     while start_size is not None:
-        smaller = round(size / LADDER_FACTOR ** len(long_sides))
+        smaller = round(size / SCALE_FACTOR ** len(long_sides))
         if smaller < start_size or min(fit_long_side(width, height, smaller)) < MIN_SIZE:
             break
         long_sides.append(smaller)
     return [fit_long_side(width, height, side) for side in reversed(long_sides)]
 
 
-def plan_scales(width: int, height: int, config: StyleConfig) -> list[Scale]:
+def scales_for(width: int, height: int, config: StyleConfig) -> list[Scale]:
     """The rungs of a run on a width x height content: sizes, iterations and style size each.
 
     The first rung paints (config.iterations steps); each later one refines the upsampled result
     (config.scale_iterations steps). The style size follows each rung's long side times
     style_scale, unless config.style_size fixes it.
     """
-    sizes = ladder_sizes(width, height, config.size, config.start_size)
+    sizes = scale_sizes(width, height, config.size, config.start_size)
     return [
         Scale(i, w, h, config.iterations if i == 0 else config.scale_iterations, config.style_size_at(max(w, h)))
         for i, (w, h) in enumerate(sizes)

@@ -4,9 +4,10 @@ The style loss is global (feature moments over the whole image), so each step ta
 1. forward only, tile by tile: each tile adds its weighted share of every region's moments (Gram
    matrix, and mean for the Wasserstein loss); the global style loss and its gradients
    D = ∂L/∂G and d = ∂L/∂μ follow from the sums;
-2. forward and backward, tile by tile, of the surrogate Σ <D, G(tile)> + <d, μ(tile)> +
-   α·content(tile), whose gradient on the tile's pixels is exactly that tile's share of the
-   global gradient.
+2. forward and backward, tile by tile, of the surrogate Σ <D, G(tile)> + <d, μ(tile)> plus the
+   tile's share of the content term, whose gradient on the tile's pixels is exactly that tile's
+   share of the global gradient. engine/criterion.py runs the two passes with the same content
+   and style terms as the one-pass path.
 
 Tiles overlap. Each carries a weight map; the maps form a partition of unity (they sum to 1 at
 every pixel) with linear ramps across the cuts, and each feature position counts with the mean
@@ -22,15 +23,14 @@ Differs from Gatys et al. 2015: the paper runs the whole image at once.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from ..nst.layers import stride
 from ..nst.losses import Moments
-from ..nst.regions import StyleRegion, mask_at, region_masses, region_moments, regions_loss
-from ..nst.style_losses import StyleLossKind
+from ..nst.regions import StyleRegion, mask_at, region_masses, region_moments
 from ..nst.vgg import VGG19Features
 
 ALIGN = 32  # VGG19 pools 5 times (pool5 is a valid layer): tiles start on its grid
@@ -75,7 +75,7 @@ def _axis(length: int, core: int, offset: int, margin: int) -> list[tuple[int, i
     return pieces
 
 
-def plan_tiles(
+def cut_tiles(
     height: int, width: int, core: int, *, offset: tuple[int, int] = (0, 0), margin: int | None = None
 ) -> list[Tile]:
     """Overlapping tiles covering height x width, cuts every `core` px shifted by `offset` (y, x).
@@ -104,14 +104,14 @@ def network_pixels(height: int, width: int, core: int) -> int:
     return covered(height) * covered(width)
 
 
-def _piece(image: torch.Tensor, tile: Tile) -> torch.Tensor:
+def crop(image: torch.Tensor, tile: Tile) -> torch.Tensor:
     return image[..., tile.top : tile.bottom, tile.left : tile.right]
 
 
-def _tile_mask(tile: Tile, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+def tile_mask(tile: Tile, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor:
     """The tile's share of a region: its weight times the region's mask over the tile (1, 1, h, w)."""
     weight = tile.weight.to(device)
-    return weight if mask is None else weight * _piece(mask, tile).to(device)
+    return weight if mask is None else weight * crop(mask, tile).to(device)
 
 
 def _add(total: dict[str, Moments], part: Mapping[str, Moments]) -> None:
@@ -145,12 +145,12 @@ def tiled_moments(
     totals: list[dict[str, Moments]] = [{} for _ in masks]
     with torch.no_grad():
         for tile in tiles:
-            features = model(_piece(image, tile), list(layers), dtype=dtype)
+            features = model(crop(image, tile), list(layers), dtype=dtype)
             for total, mask, mass, wanted in zip(totals, masks, masses, layers_of):
                 _add(
                     total,
                     region_moments(
-                        features, _tile_mask(tile, mask, image.device), wanted, masses=mass, need_mean=need_mean
+                        features, tile_mask(tile, mask, image.device), wanted, masses=mass, need_mean=need_mean
                     ),
                 )
             del features
@@ -169,7 +169,7 @@ def tiled_features(
     out: torch.Tensor | None = None
     with torch.no_grad():
         for tile in tiles:
-            f = model(_piece(image, tile), [layer], dtype=dtype)[layer]
+            f = model(crop(image, tile), [layer], dtype=dtype)[layer]
             if out is None:
                 out = torch.zeros((*f.shape[:2], image.shape[-2] // s, image.shape[-1] // s), device=f.device)
             w = mask_at(tile.weight.to(image.device), layer, f.shape[-2:])
@@ -179,78 +179,77 @@ def tiled_features(
     return out.to(f.dtype)
 
 
-def _leaves(moments: list[dict[str, Moments]]) -> list[torch.Tensor]:
-    return [t for per_layer in moments for m in per_layer.values() for t in (m.gram, m.mean) if t is not None]
+@dataclass(frozen=True)
+class StyleGradients:
+    """The first pass of a tiled step: the whole image's moments per region, the style term they
+    give, and its gradient on each moment (D = ∂L/∂G, d = ∂L/∂μ), by id of the moment's tensor."""
+
+    term: torch.Tensor  # scalar, weighted
+    moments: list[dict[str, Moments]]
+    upstream: dict[int, torch.Tensor]
 
 
-def tiled_loss_and_grad(
+def style_gradients(
     model: VGG19Features,
     image: torch.Tensor,
     tiles: Sequence[Tile],
-    *,
-    content_targets: Mapping[str, torch.Tensor],
-    content_weight: float,
     regions: Sequence[StyleRegion],
-    layer_weights: Mapping[str, float],
-    kind: StyleLossKind,
-    style_weight: float,
+    style_term: Callable[[list[dict[str, Moments]]], torch.Tensor],
+    *,
+    layers: Sequence[str],
+    need_mean: bool,
     dtype: torch.dtype,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(content term, style term) as a (2,) tensor and the gradient (1, C, H, W) of their sum.
-
-    content_targets: {layer: (1, C, H/s, W/s)} features of the content for the whole image.
-    The terms are weighted as in the untiled closure; content_loss's mean is over the whole image.
-    """
-    style_layers = list(layer_weights)
-    masks = [r.mask for r in regions]
+) -> StyleGradients:
+    """Pass 1, forward only: every region's moments at `layers` summed over the tiles,
+    style_term(moments) and its gradients on the moments (no gradient on the image yet)."""
     moments = tiled_moments(
         model,
         image,
-        style_layers,
+        layers,
         tiles,
         dtype,
-        masks=masks,
-        need_mean=kind.needs_mean,
+        masks=[r.mask for r in regions],
+        need_mean=need_mean,
         layers_of=[list(r.targets) for r in regions],
         masses=[r.masses for r in regions],
     )
-    leaves = _leaves(moments)
+    leaves = [t for per_layer in moments for m in per_layer.values() for t in (m.gram, m.mean) if t is not None]
     for leaf in leaves:
         leaf.requires_grad_(True)
-    style_term = (style_weight * regions_loss(moments, regions, layer_weights, kind)).to(image.device)
-    gradients = torch.autograd.grad(style_term, leaves, allow_unused=True) if leaves else ()
-    upstream = dict(zip(map(id, leaves), gradients))
+    term = style_term(moments)
+    gradients = torch.autograd.grad(term, leaves, allow_unused=True) if leaves else ()
+    return StyleGradients(term.detach(), moments, dict(zip(map(id, leaves), gradients)))
 
-    grad = torch.zeros_like(image)
-    content_term = image.new_zeros((), dtype=torch.float32)
-    layers = list(dict.fromkeys([*content_targets, *style_layers]))
-    for tile in tiles:
-        piece = _piece(image.detach(), tile).clone().requires_grad_(True)
-        features = model(piece, layers, dtype=dtype)
-        surrogate = piece.new_zeros((), dtype=torch.float32)
-        for total, region in zip(moments, regions):
-            part = region_moments(
-                features,
-                _tile_mask(tile, region.mask, image.device),
-                list(region.targets),
-                masses=region.masses,
-                need_mean=kind.needs_mean,
-            )
-            for layer, m in part.items():
-                for mine, whole in ((m.gram, total[layer].gram), (m.mean, total[layer].mean)):
-                    d = None if mine is None else upstream.get(id(whole))
-                    if d is not None:
-                        surrogate = surrogate + (d * mine).sum()
-        share = piece.new_zeros((), dtype=torch.float32)
-        for layer, target in content_targets.items():
-            f, s = features[layer], stride(layer)
-            weight = mask_at(tile.weight.to(image.device), layer, f.shape[-2:])
-            part = target[
-                ..., tile.top // s : tile.top // s + f.shape[-2], tile.left // s : tile.left // s + f.shape[-1]
-            ]
-            share = share + ((f.float() - part.float()).pow(2) * weight).sum() * (content_weight / target.numel())
-        (surrogate + share).backward()
-        grad[..., tile.top : tile.bottom, tile.left : tile.right] += piece.grad
-        content_term += share.detach()
-        del piece, features, surrogate, share  # before the next tile's pass, not after it
-    return torch.stack([content_term, style_term.detach()]), grad
+
+def style_surrogate(
+    features: Mapping[str, torch.Tensor],
+    tile: Tile,
+    grads: StyleGradients,
+    regions: Sequence[StyleRegion],
+    *,
+    need_mean: bool,
+    device: torch.device,
+) -> torch.Tensor:
+    """Pass 2, per tile: Σ <D, G(tile)> + <d, μ(tile)> over regions and layers. Its gradient on the
+    tile's pixels is exactly the tile's share of the style term's gradient. Scalar, fp32."""
+    surrogate = torch.zeros((), dtype=torch.float32, device=device)
+    for total, region in zip(grads.moments, regions):
+        part = region_moments(
+            features,
+            tile_mask(tile, region.mask, device),
+            list(region.targets),
+            masses=region.masses,
+            need_mean=need_mean,
+        )
+        for layer, m in part.items():
+            for mine, whole in ((m.gram, total[layer].gram), (m.mean, total[layer].mean)):
+                d = None if mine is None else grads.upstream.get(id(whole))
+                if d is not None:
+                    surrogate = surrogate + (d * mine).sum()
+    return surrogate
+
+
+def window(whole: torch.Tensor, tile: Tile, layer: str, size: tuple[int, int]) -> torch.Tensor:
+    """The (h, w) positions of a whole image's `layer` features (1, C, H/s, W/s) under a tile."""
+    s = stride(layer)
+    return whole[..., tile.top // s : tile.top // s + size[0], tile.left // s : tile.left // s + size[1]]

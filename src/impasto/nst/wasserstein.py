@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import at_least_fp32, check_blend_weights
+from .losses import at_least_fp32, weighted_average
 
 # Measured on VGG19 features of the bundled samples (256 and 512 px, relu1_1..relu5_1) against a
 # float64 eigendecomposition: with COV_EPS = 3e-2, 20 iterations bring the fp32 loss within 1e-4
@@ -158,11 +158,7 @@ def blend_moments(
     This is the moments of the mixture of the styles' feature distributions, whereas averaging
     covariances would drop the spread between the styles' means. Weights: ≥ 0, positive sum.
     """
-    check_blend_weights(len(moments), weights)
-    total = sum(weights)
-    mean = sum(w / total * m for w, (m, _) in zip(weights, moments))
-    second = sum(w / total * s for w, (_, s) in zip(weights, moments))
-    return mean, second
+    return weighted_average([m for m, _ in moments], weights), weighted_average([s for _, s in moments], weights)
 
 
 def _w2_squared(

@@ -69,7 +69,7 @@ class Worker(threading.Thread):
                 "step": p.step,
                 "total": p.total,
                 "scale": p.scale,
-                "scales": p.scales,
+                "scale_count": p.scale_count,
                 "width": p.width,
                 "height": p.height,
                 "done": round(p.done, 4),
