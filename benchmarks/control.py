@@ -27,11 +27,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import quality
-
-from impasto import api
+from impasto import api, metrics
 from impasto.config import StyleConfig
 from impasto.io.read import load_tensor, to_pil, to_tensor
 from impasto.nst.color import color_transfer, luminance, match_luminance, rgb_to_yiq
@@ -85,13 +82,13 @@ def colour(size: int, vgg, images: dict) -> list[dict]:
         outs = {mode: run([name], size, preserve_color=mode)[0] for mode in ("none", "luminance", "histogram")}
         images[name] = outs
         gain, offset = match_luminance(luminance(style), luminance(content))
-        style_y = quality.grey(luminance(style) * gain + offset)
+        style_y = metrics.grey(luminance(style) * gain + offset)
         mapped = color_transfer(style, content).apply(style)
         stats = [(x.flatten(2).mean(-1), torch.cov(x.flatten(2)[0])) for x in (mapped, content)]
         with torch.no_grad():
-            color = {m: quality.metrics(o, content, [style], vgg)["color_swd"] for m, o in outs.items()}
+            color = {m: metrics.score(o, content, [style], vgg)["color_swd"] for m, o in outs.items()}
             luma = {
-                m: quality.metrics(quality.grey(o), quality.grey(content), [style_y], vgg)["style_gram"]
+                m: metrics.score(metrics.grey(o), metrics.grey(content), [style_y], vgg)["style_gram"]
                 for m, o in (*outs.items(), ("photo", content))
             }
         chroma = {
@@ -123,14 +120,14 @@ def masks(size: int, vgg, images: dict) -> list[dict]:
         right = right.expand(1, 1, height, width).contiguous()
         out = run(["starry", "scream"], size, masks=[1 - right, right])[0]
         images[f"mask_{kind}"] = out
-        row = {"mask": kind, "sky_seam": quality.sky_seam(out, band=max(8, width // 16))}
+        row = {"mask": kind, "sky_seam": metrics.sky_seam(out, band=max(8, width // 16))}
         for side, own, other, part in (
             ("left", "starry", "scream", slice(0, width // 2)),
             ("right", "scream", "starry", slice(width // 2, width)),
         ):
             with torch.no_grad():
                 for ref in (own, other):
-                    metric = quality.metrics(out[..., part], content[..., part], [refs[ref]], vgg)["style_swd"]
+                    metric = metrics.score(out[..., part], content[..., part], [refs[ref]], vgg)["style_swd"]
                     row[f"{side}_vs_{'own' if ref == own else 'other'}"] = metric
         rows.append(row)
     return rows
@@ -159,7 +156,7 @@ def losses(size: int, vgg, images: dict) -> list[dict]:
         images[f"loss_{name}"] = {"gram": gram, "wasserstein": runs[1][2]}
         for loss, weight, out, secs, n in runs:
             with torch.no_grad():
-                m = quality.metrics(out, content, [style], vgg)
+                m = metrics.score(out, content, [style], vgg)
             rows.append(
                 {
                     "style": name,
@@ -182,7 +179,7 @@ def padding(size: int, vgg, images: dict) -> list[dict]:
     rows = []
     for pad in ("zeros", "reflect", "replicate"):
         out = run(["starry"], size, padding=pad)[0]
-        energy = F.conv2d(quality.grey(out)[:, :1], laplacian, padding=1).abs()[0, 0]
+        energy = F.conv2d(metrics.grey(out)[:, :1], laplacian, padding=1).abs()[0, 0]
         border = torch.ones_like(energy, dtype=torch.bool)
         border[8:-8, 8:-8] = False
         rows.append({"padding": pad, "border_grain_over_inner": float(energy[border].mean() / energy[~border].mean())})

@@ -1,4 +1,5 @@
-"""Quality metrics of a stylized image against its content and style images.
+"""Quality metrics of a stylized image against its content and style images (impasto.metrics),
+from files.
 
     python benchmarks/quality.py OUT CONTENT STYLE [STYLE ...] [--json]
 
@@ -24,85 +25,12 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from impasto.io.read import open_image, resize_long_side, to_tensor
-from impasto.nst.losses import gram_matrix
+from impasto.metrics import score
 from impasto.nst.vgg import load_vgg19
-
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-CONTENT_LAYER = "relu4_2"
-
-
-def _positions(features: torch.Tensor) -> torch.Tensor:
-    """(1, C, H, W) -> (H·W, C)."""
-    return features[0].flatten(1).t()
-
-
-def sliced_wasserstein(
-    x: torch.Tensor, y: torch.Tensor, *, directions: int = 128, quantiles: int = 256, seed: int = 0
-) -> float:
-    """Sliced W2 between samples x (N, C) and reference y (M, C), in units of y's projected std."""
-    generator = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(x.shape[1], directions, generator=generator, dtype=torch.float64)
-    dirs /= dirs.norm(dim=0, keepdim=True)
-    px, py = x.double() @ dirs, y.double() @ dirs  # (N, D), (M, D)
-    levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
-    qx = torch.quantile(px, levels, dim=0)  # (Q, D)
-    qy = torch.quantile(py, levels, dim=0)
-    w2 = (qx - qy).pow(2).mean(0).sqrt()  # (D,)
-    return float((w2 / py.std(0).clamp_min(1e-8)).mean())
-
-
-def laplacian_energy(image: torch.Tensor) -> float:
-    """Mean |Laplacian| of the luminance of a (1, 3, H, W) image in [0, 1]."""
-    luma = (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
-    return float(F.conv2d(luma, kernel).abs().mean())
-
-
-def grey(image: torch.Tensor) -> torch.Tensor:
-    """A (1, 3, H, W) image's luminance (or a (1, 1, H, W) luminance) as three equal channels, so
-    that the metrics compare brightness structure alone."""
-    y = image if image.shape[1] == 1 else (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
-    return y.expand(-1, 3, -1, -1)
-
-
-def sky_seam(image: torch.Tensor, band: int = 8) -> float:
-    """Largest column-to-column colour step of the sky (top third) within `band` px of the middle,
-    over the median step elsewhere: a seam between two regions split at the middle is a jump
-    there (the photo's own sky gives 0.3; a hard split between two styles about 3)."""
-    height, width = image.shape[-2:]
-    profile = image[..., : height // 3, :].mean(dim=2)[0]  # (3, W)
-    steps = (profile[:, 1:] - profile[:, :-1]).abs().sum(0)
-    middle = slice(width // 2 - band, width // 2 + band)
-    rest = torch.cat([steps[: width // 2 - band], steps[width // 2 + band :]])
-    return float(steps[middle].max() / rest.median())
-
-
-def metrics(image: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor], model) -> dict[str, float]:
-    feats = model(image, [*STYLE_LAYERS, CONTENT_LAYER])
-    content_feats = model(content, [CONTENT_LAYER])[CONTENT_LAYER]
-    style_feats = [model(s, STYLE_LAYERS) for s in styles]
-    diff = feats[CONTENT_LAYER] - content_feats
-    gram_rel = []
-    for layer in STYLE_LAYERS:
-        target = torch.stack([gram_matrix(sf[layer]) for sf in style_feats]).mean(0)
-        gram_rel.append(float((gram_matrix(feats[layer]) - target).pow(2).sum() / target.pow(2).sum()))
-    swd = [
-        sliced_wasserstein(_positions(feats[layer]), torch.cat([_positions(sf[layer]) for sf in style_feats]))
-        for layer in SWD_LAYERS
-    ]
-    return {
-        "content_rel": float(diff.pow(2).sum() / content_feats.pow(2).sum()),
-        "color_swd": sliced_wasserstein(_positions(image), _positions(content)),
-        "style_gram": sum(gram_rel) / len(gram_rel),
-        "style_swd": sum(swd) / len(swd),
-        "grain": laplacian_energy(image) / laplacian_energy(content),
-    }
 
 
 def evaluate(
@@ -121,8 +49,8 @@ def evaluate(
     styles = [to_tensor(resize_long_side(open_image(p), size)) for p in style_paths]
     model = load_vgg19(weights)
     with torch.no_grad():
-        result = metrics(image, content, styles, model)
-        baseline = metrics(content, content, styles, model)
+        result = score(image, content, styles, model)
+        baseline = score(content, content, styles, model)
     result.update({f"{k}_content": v for k, v in baseline.items() if k in ("style_gram", "style_swd")})
     return result
 

@@ -24,10 +24,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data, serving(create_app(ServerSettings(data_dir=Path(data)))) as url, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with (
+        tempfile.TemporaryDirectory() as data,
+        serving(create_app(ServerSettings(data_dir=Path(data)))) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(url)
         page.wait_for_selector("#content-samples .sample")
@@ -37,8 +43,9 @@ def main() -> None:
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=args.out / "web_idle.png", full_page=True)
         page.click("#start")
-        page.wait_for_function("(document.getElementById('fill').style.width || '0').replace('%', '') > 45",
-                               timeout=600_000)
+        page.wait_for_function(
+            "(document.getElementById('fill').style.width || '0').replace('%', '') > 45", timeout=600_000
+        )
         page.wait_for_timeout(600)  # let the newest preview load
         page.evaluate("window.scrollTo(0, 0)")  # the click scrolled to the button
         page.screenshot(path=args.out / "web_running.png", full_page=True)

@@ -1,25 +1,21 @@
 """Perceptual control end to end (Gatys et al. 2017): colour, regions, the Wasserstein loss.
 
-Small real runs on the bundled images (64-128 px), judged with benchmarks/quality.py's metrics.
+Small real runs on the bundled images (64-128 px), judged with impasto.metrics.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from impasto import api
+from impasto import api, metrics
 from impasto.config import StyleConfig
 from impasto.io.read import load_tensor, to_pil, to_tensor
 from impasto.nst.color import color_transfer, luminance, match_luminance, rgb_to_yiq
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import quality
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CONTENT, STARRY, SCREAM = EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg", EXAMPLES / "the_scream.jpg"
@@ -43,10 +39,10 @@ def test_luminance_keeps_the_photos_chroma_and_paints_its_luminance(vgg):
     chroma_error = float((rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean())
     assert chroma_error < 2 / 255
     gain, offset = match_luminance(luminance(style), luminance(content))
-    style_y = quality.grey(luminance(style) * gain + offset)
+    style_y = metrics.grey(luminance(style) * gain + offset)
     with torch.no_grad():
-        painted = quality.metrics(quality.grey(out), quality.grey(content), [style_y], vgg)["style_gram"]
-        photo = quality.metrics(quality.grey(content), quality.grey(content), [style_y], vgg)["style_gram"]
+        painted = metrics.score(metrics.grey(out), metrics.grey(content), [style_y], vgg)["style_gram"]
+        photo = metrics.score(metrics.grey(content), metrics.grey(content), [style_y], vgg)["style_gram"]
     assert painted < 0.3 * photo, (painted, photo)
 
 
@@ -54,13 +50,13 @@ def test_luminance_keeps_the_photos_chroma_and_paints_its_luminance(vgg):
 def test_histogram_keeps_the_photos_colours(vgg):
     content, style = load_tensor(CONTENT, 96), load_tensor(SCREAM, 96)
     with torch.no_grad():
-        plain = quality.metrics(_run([SCREAM], 96, 40), content, [style], vgg)
+        plain = metrics.score(_run([SCREAM], 96, 40), content, [style], vgg)
         out = _run([SCREAM], 96, 40, preserve_color="histogram")
-        kept = quality.metrics(out, content, [style], vgg)
+        kept = metrics.score(out, content, [style], vgg)
         # Painted all the same: in the style's brushwork, recoloured as the run recolours it.
         recoloured = color_transfer(style, content).apply(style)
-        painted = quality.metrics(out, content, [recoloured], vgg)["style_gram"]
-        photo = quality.metrics(content, content, [recoloured], vgg)["style_gram"]
+        painted = metrics.score(out, content, [recoloured], vgg)["style_gram"]
+        photo = metrics.score(content, content, [recoloured], vgg)["style_gram"]
     assert kept["color_swd"] < 0.5 * plain["color_swd"], (kept, plain)
     assert painted < 0.5 * photo, (painted, photo)
 
@@ -81,10 +77,10 @@ def test_two_styles_paint_their_own_halves_and_a_soft_mask_leaves_no_seam(vgg):
         }
         with torch.no_grad():
             for side, (half, photo) in halves.items():
-                own = quality.metrics(half, photo, [styles[side]], vgg)["style_swd"]
-                other = quality.metrics(half, photo, [styles["right" if side == "left" else "left"]], vgg)["style_swd"]
+                own = metrics.score(half, photo, [styles[side]], vgg)["style_swd"]
+                other = metrics.score(half, photo, [styles["right" if side == "left" else "left"]], vgg)["style_swd"]
                 assert own < other, (kind, side, own, other)
-        seams[kind] = quality.sky_seam(out)
+        seams[kind] = metrics.sky_seam(out)
     assert seams["soft"] < 1.5, seams
     assert seams["hard"] > 2 * seams["soft"], seams  # the measure does see a seam where there is one
 
@@ -103,7 +99,7 @@ def test_a_style_mask_chooses_where_the_style_is_read(vgg):
     for mask, own in ((left, 0), (1 - left, 1)):
         out = _run([both], 96, 40, style_masks=[mask], style_scale=2.0)
         with torch.no_grad():
-            swd = [quality.metrics(out, content, [ref], vgg)["style_swd"] for ref in refs]
+            swd = [metrics.score(out, content, [ref], vgg)["style_swd"] for ref in refs]
         assert swd[own] < swd[1 - own], swd
 
 
@@ -127,8 +123,8 @@ def test_the_wasserstein_loss_paints(vgg):
     content, style = load_tensor(CONTENT, 96), load_tensor(STARRY, 96)
     with torch.no_grad():
         assert (
-            quality.metrics(out, content, [style], vgg)["style_swd"]
-            < 0.7 * quality.metrics(content, content, [style], vgg)["style_swd"]
+            metrics.score(out, content, [style], vgg)["style_swd"]
+            < 0.7 * metrics.score(content, content, [style], vgg)["style_swd"]
         )
 
 

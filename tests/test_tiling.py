@@ -160,16 +160,11 @@ def _seam_ratio(image: torch.Tensor, cuts_x: list[int], cuts_y: list[int]) -> fl
 def test_tiled_result_has_no_seams_and_the_same_style(monkeypatch, vgg, content_path, style_path):
     """The worst case: cuts that never move (the default moves them every step), with tiles that
     end inside the image, and the total variation term on."""
-    import sys
-    from pathlib import Path
 
     import impasto.engine.loop
-    from impasto import api
+    from impasto import api, metrics
     from impasto.engine.tiling import cut_positions
     from impasto.io.read import load_tensor
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import quality
 
     def result(tile_size):
         config = StyleConfig(size=256, start_size=None, iterations=20, tile_size=tile_size, tv_weight=1.0)
@@ -185,6 +180,6 @@ def test_tiled_result_has_no_seams_and_the_same_style(monkeypatch, vgg, content_
     # The same lines of the one-pass result: what remains is the photo's own edges, not the tiles.
     assert _seam_ratio(tiled, cuts_x, cuts_y) == pytest.approx(_seam_ratio(whole, cuts_x, cuts_y), rel=0.05)
     content, style = load_tensor(content_path, 256), load_tensor(style_path, 256)
-    swd_tiled = quality.metrics(tiled, content, [style], vgg)["style_swd"]
-    swd_whole = quality.metrics(whole, content, [style], vgg)["style_swd"]
+    swd_tiled = metrics.score(tiled, content, [style], vgg)["style_swd"]
+    swd_whole = metrics.score(whole, content, [style], vgg)["style_swd"]
     assert swd_tiled == pytest.approx(swd_whole, rel=0.10)

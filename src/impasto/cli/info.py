@@ -30,7 +30,7 @@ def report() -> list[tuple[str, str]]:
     import PIL
     import torch
 
-    from .. import __version__
+    from .._version import __version__
     from ..nst.vgg import WEIGHTS_SHA256, default_weights_path, sha256_of
     from ..runtime import cache_dir
 

@@ -1,0 +1,99 @@
+"""Quality metrics of a stylized image against its content and style images, on tensors.
+
+- content_rel: ‖F(out) - F(content)‖² / ‖F(content)‖² at relu4_2 (lower keeps more content).
+- style_gram:  mean over relu1_1..relu5_1 of ‖G(out) - G(style)‖² / ‖G(style)‖².
+- style_swd:   sliced Wasserstein-2 distance between the feature distributions of out and style at
+               relu1_1..relu4_1, per random direction in units of the style projection's std.
+- color_swd:   sliced Wasserstein-2 distance between the RGB pixel colours of out and content
+               (in units of the content's projected std; low keeps the photo's colours).
+- grain:       mean |Laplacian| of out's luminance over that of the content at the same size
+               (about 1 keeps the photo's sharpness; far above 1 is speckle, far below is blur).
+
+Several styles are compared as their pooled features and mean Gram. Users may score their own
+results with `score`; benchmarks/quality.py is its command line (files in, a table out), and the
+tests judge real runs with it. Imports torch and nst only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from .nst.losses import gram_matrix
+from .nst.vgg import VGG19Features
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+CONTENT_LAYER = "relu4_2"
+
+
+def _positions(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) -> (H·W, C)."""
+    return features[0].flatten(1).t()
+
+
+def sliced_wasserstein(
+    x: torch.Tensor, y: torch.Tensor, *, directions: int = 128, quantiles: int = 256, seed: int = 0
+) -> float:
+    """Sliced W2 between samples x (N, C) and reference y (M, C), in units of y's projected std."""
+    generator = torch.Generator().manual_seed(seed)
+    dirs = torch.randn(x.shape[1], directions, generator=generator, dtype=torch.float64)
+    dirs /= dirs.norm(dim=0, keepdim=True)
+    px, py = x.double() @ dirs, y.double() @ dirs  # (N, D), (M, D)
+    levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
+    qx = torch.quantile(px, levels, dim=0)  # (Q, D)
+    qy = torch.quantile(py, levels, dim=0)
+    w2 = (qx - qy).pow(2).mean(0).sqrt()  # (D,)
+    return float((w2 / py.std(0).clamp_min(1e-8)).mean())
+
+
+def laplacian_energy(image: torch.Tensor) -> float:
+    """Mean |Laplacian| of the luminance of a (1, 3, H, W) image in [0, 1]."""
+    luma = (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+    return float(F.conv2d(luma, kernel).abs().mean())
+
+
+def grey(image: torch.Tensor) -> torch.Tensor:
+    """A (1, 3, H, W) image's luminance (or a (1, 1, H, W) luminance) as three equal channels, so
+    that the metrics compare brightness structure alone."""
+    y = image if image.shape[1] == 1 else (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+    return y.expand(-1, 3, -1, -1)
+
+
+def sky_seam(image: torch.Tensor, band: int = 8) -> float:
+    """Largest column-to-column colour step of the sky (top third) within `band` px of the middle,
+    over the median step elsewhere: a seam between two regions split at the middle is a jump
+    there (the photo's own sky gives 0.3; a hard split between two styles about 3)."""
+    height, width = image.shape[-2:]
+    profile = image[..., : height // 3, :].mean(dim=2)[0]  # (3, W)
+    steps = (profile[:, 1:] - profile[:, :-1]).abs().sum(0)
+    middle = slice(width // 2 - band, width // 2 + band)
+    rest = torch.cat([steps[: width // 2 - band], steps[width // 2 + band :]])
+    return float(steps[middle].max() / rest.median())
+
+
+def score(
+    image: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features
+) -> dict[str, float]:
+    """The metrics above of `image` (1, 3, H, W) in [0, 1] against `content` (same size) and
+    `styles` (1, 3, h, w each), read by `model` (VGG19Features; call under torch.no_grad())."""
+    feats = model(image, [*STYLE_LAYERS, CONTENT_LAYER])
+    content_feats = model(content, [CONTENT_LAYER])[CONTENT_LAYER]
+    style_feats = [model(s, STYLE_LAYERS) for s in styles]
+    diff = feats[CONTENT_LAYER] - content_feats
+    gram_rel = []
+    for layer in STYLE_LAYERS:
+        target = torch.stack([gram_matrix(sf[layer]) for sf in style_feats]).mean(0)
+        gram_rel.append(float((gram_matrix(feats[layer]) - target).pow(2).sum() / target.pow(2).sum()))
+    swd = [
+        sliced_wasserstein(_positions(feats[layer]), torch.cat([_positions(sf[layer]) for sf in style_feats]))
+        for layer in SWD_LAYERS
+    ]
+    return {
+        "content_rel": float(diff.pow(2).sum() / content_feats.pow(2).sum()),
+        "color_swd": sliced_wasserstein(_positions(image), _positions(content)),
+        "style_gram": sum(gram_rel) / len(gram_rel),
+        "style_swd": sum(swd) / len(swd),
+        "grain": laplacian_energy(image) / laplacian_energy(content),
+    }
