@@ -197,31 +197,7 @@ def test_permission_problems_are_one_line_errors(tmp_path, case):
     assert not out.exists()
 
 
-def test_help_lists_every_option():
-    result = runner.invoke(app, ["stylize", "--help"])
-    assert result.exit_code == 0
-    for option in (
-        "--size",
-        "--style-weights",
-        "--style-scale",
-        "--content-weight",
-        "--style-weight",
-        "--tv-weight",
-        "--init",
-        "--optimizer",
-        "--iterations",
-        "--preset",
-        "--seed",
-        "--device",
-        "--save-every",
-        "--force",
-        "--quiet",
-        "--debug",
-        "--bit-depth",
-        "--allow-huge",
-        "--precision",
-    ):
-        assert option in result.output, option
+def test_top_level_help_lists_the_commands():
     top = runner.invoke(app, ["--help"])
     assert top.exit_code == 0 and all(c in top.output for c in ("stylize", "layers", "info"))
 

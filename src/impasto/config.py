@@ -7,11 +7,11 @@ The CLI, the web page and batch jobs build a `StyleConfig` and never restate a d
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from .fields import check_fields, option
 from .nst.layers import LAYER_NAMES, Padding, Pooling, channels
 
 Optimizer = Literal["lbfgs", "adam"]
@@ -133,53 +133,90 @@ def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
 class StyleConfig:
     """Every option of a run. Frozen: derive variants with `dataclasses.replace` or `preset`.
 
-    Weights apply to the mean-normalized losses of losses.py, so they do not depend on size.
+    Weights apply to the mean-normalized losses of nst/losses.py, so they do not depend on size.
+    Each field's help, bounds and group are its metadata (`option`): validation, the CLI's options
+    (cli/options.py) and the option table of docs/cli.md are derived from them.
     """
 
-    size: int = 512  # longest side of the output, in pixels
-    # Coarse-to-fine (schedule.py): rungs from start_size up to size, √2 apart. The first rung
-    # paints for `iterations` steps, each later one refines for `scale_iterations`.
-    # start_size >= size, or None: one scale, as in Gatys et al. 2015.
-    start_size: int | None = 512
-    iterations: int = 150  # loss evaluations (forward + backward passes) at the first scale
-    scale_iterations: int = 60  # at each later scale
-    # Exponential moving average of the iterates at each scale (bias-corrected); the average is the
-    # scale's result and seeds the next one. 0 turns it off. 0.9 measured best (README).
-    ema_decay: float = 0.9
-    optimizer: Optimizer = "lbfgs"
-    learning_rate: float = 1.0  # L-BFGS step scale; for Adam, in [0, 1] pixel units (0.02 is good)
-    lbfgs_history: int = 20  # curvature pairs; memory is 2 image copies per pair
-    init: str = "content"  # "content", "noise", or the path of an image to start from
-    content_weight: float = 1.0  # α
-    style_weight: float = 20.0  # β
-    tv_weight: float = 0.0  # total variation; 0 measured best with content init (README)
-    content_layers: tuple[str, ...] = ("relu4_2",)  # several: their mean squared errors add up
-    style_layers: tuple[str, ...] = STYLE_LAYERS
-    # One per style layer; None: each layer's measured default for the style loss
-    # (DEFAULT_LAYER_WEIGHTS), which for the Gram loss and the default layers is 200, 2, 4, 0.1, 20.
-    style_layer_weights: tuple[float, ...] | None = None
-    style_layer_weighting: LayerWeighting = "measured"
+    size: int = option(512, "Longest side of the output, in px.", "Look", minimum=MIN_SIZE)
+    # Coarse-to-fine (engine/schedule.py): scales from start_size up to size, √2 apart. The first
+    # scale paints for `iterations` steps, each later one refines for `scale_iterations`.
+    start_size: int | None = option(
+        512,
+        "First scale's longest side; scales grow by √2 up to size (≥ size: one scale).",
+        "Look",
+        minimum=MIN_SIZE,
+    )
+    iterations: int = option(
+        150, "Loss evaluations (forward + backward) at the first scale.", "Optimization", minimum=0
+    )
+    scale_iterations: int = option(60, "Loss evaluations at each later scale.", "Optimization", minimum=0)
+    # The average is the scale's result and seeds the next one; 0.9 measured best (docs/benchmarks.md).
+    ema_decay: float = option(
+        0.9, "Average the iterates (bias-corrected EMA); 0 is off.", "Optimization", minimum=0, maximum=0.9999
+    )
+    optimizer: Optimizer = option("lbfgs", "How to step.", "Optimization")
+    learning_rate: float = option(
+        1.0, "Step scale; for adam in pixel units (0.02 suits it).", "Optimization", minimum=0, strict=True
+    )
+    lbfgs_history: int = option(20, "L-BFGS curvature pairs (2 image copies each).", "Optimization", minimum=1)
+    init: str = option("content", "Start from the photo, noise or an image (a path).", "Look")
+    content_weight: float = option(1.0, "α, how much of the photo stays.", "Look", minimum=0)
+    style_weight: float = option(20.0, "β, how strongly to paint.", "Look", minimum=0)
+    # 0 measured best with content init (docs/benchmarks.md).
+    tv_weight: float = option(0.0, "Total variation smoothing.", "Look", minimum=0)
+    content_layers: tuple[str, ...] = option(
+        ("relu4_2",), "VGG19 layers for content ('impasto layers'); their losses add up.", "Control"
+    )
+    style_layers: tuple[str, ...] = option(STYLE_LAYERS, "VGG19 layers for style.", "Control")
+    # None: each layer's measured default for the style loss (DEFAULT_LAYER_WEIGHTS), which for the
+    # Gram loss and the default layers is 200, 2, 4, 0.1, 20.
+    style_layer_weights: tuple[float, ...] | None = option(
+        None, "One weight per style layer.", "Control", minimum=0, default_text="measured per layer"
+    )
+    style_layer_weighting: LayerWeighting = option(
+        "measured", "Style layer weights when none are given: measured, or the paper's N²/20.", "Control"
+    )
     # gram: Gatys et al. 2015. wasserstein: the Gaussian W2 distance between feature distributions
-    # (mean and covariance), as in crowsonkb/style-transfer-pytorch. README compares them.
-    style_loss: StyleLoss = "gram"
+    # (mean and covariance), as in crowsonkb/style-transfer-pytorch. docs/control.md compares them.
+    style_loss: StyleLoss = option("gram", "How style is compared.", "Control")
     # Gatys et al. 2017 §5: luminance-only transfer, or the style's colours mapped to the photo's.
-    preserve_color: PreserveColor = "none"
-    color_transfer: ColorTransfer = "symmetric"  # the linear map of preserve_color="histogram"
-    style_blend_weights: tuple[float, ...] | None = None  # per style image; None: equal
-    style_scale: float = 1.0  # style image's long side, relative to each scale's long side
-    style_size: int | None = None  # fixed long side of the style images, in px; None: follow the scale
-    pooling: Pooling = "max"  # avg is rescaled to max pooling's activation magnitudes (vgg.py)
-    padding: Padding = "zeros"  # of the first convolution; reflect or replicate soften the borders
-    seed: int = 0
-    device: Device = "auto"
-    # auto: bf16 convolutions inside VGG19 where the hardware computes them natively (CUDA, CPUs with
-    # avx512_bf16 or AMX), else fp32. Gram matrices, losses and the optimizer stay fp32 (README).
-    precision: Precision = "auto"
-    weights: str | None = None  # VGG19 weights file; None: the embedded default
-    # Memory budget of a run, in bytes; scales whose estimate exceeds it run tile by tile.
-    # None: a safe share of the RAM or VRAM found (system.memory_budget).
-    max_memory: int | None = None
-    tile_size: int | None = None  # force tiles of this core size (px); None: only as memory requires
+    preserve_color: PreserveColor = option(
+        "none",
+        "Keep the photo's colours: paint only its luminance, or map the styles' colours onto the photo's first.",
+        "Control",
+    )
+    color_transfer: ColorTransfer = option("symmetric", "The colour map of preserve_color histogram.", "Control")
+    style_blend_weights: tuple[float, ...] | None = option(
+        None, "Blend of the styles, one weight each: 0.7,0.3.", "Look", minimum=0, default_text="equal"
+    )
+    style_scale: float = option(1.0, "Style image size relative to each scale.", "Look", minimum=0, strict=True)
+    style_size: int | None = option(
+        None,
+        "Fixed longest side of the style images at every scale.",
+        "Look",
+        minimum=MIN_SIZE,
+        default_text="follow the scale",
+    )
+    pooling: Pooling = option("max", "VGG19's pooling; avg is rescaled (nst/vgg.py).", "Control")
+    padding: Padding = option("zeros", "The first convolution's padding; reflect softens the borders.", "Control")
+    seed: int = option(0, "For noise init and tile offsets.", "Optimization", minimum=0, maximum=MAX_SEED)
+    device: Device = option("auto", "Where to compute.", "Run")
+    # bf16 convolutions inside VGG19 where the hardware computes them natively (CUDA, CPUs with
+    # avx512_bf16 or AMX); Gram matrices, losses and the optimizer stay fp32 (docs/benchmarks.md).
+    precision: Precision = option("auto", "Network arithmetic; auto is bf16 where the hardware has it.", "Run")
+    weights: str | None = option(None, "VGG19 weights file.", "Run", default_text="the embedded original")
+    # Scales whose estimate exceeds it run tile by tile. 256 MiB: VGG19 alone.
+    max_memory: int | None = option(
+        None,
+        "Memory budget in bytes; bigger scales run in tiles.",
+        "Run",
+        minimum=1 << 28,
+        default_text="¼ of RAM, ⅘ of VRAM",
+    )
+    tile_size: int | None = option(
+        None, "Force tiles of this core size, in px.", "Run", minimum=MIN_SIZE, default_text="as memory requires"
+    )
 
     def __post_init__(self) -> None:
         # Tuples arrive as lists from JSON or the CLI; normalize so the config stays hashable.
@@ -227,56 +264,14 @@ _DEFAULT_WEIGHTING: dict[str, Callable[[StyleConfig, str], float]] = {
 }
 
 
-def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
-
-
-def _check_number(
-    name: str, value: Any, *, minimum: float, integer: bool = False, strict: bool = False, maximum: float = math.inf
-) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}")
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}; got {value!r}")
-    if value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}; got {value!r}")
-
-
 def _validate(c: StyleConfig) -> None:
-    _check_number("size", c.size, minimum=MIN_SIZE, integer=True)
-    if c.start_size is not None:
-        _check_number("start_size", c.start_size, minimum=MIN_SIZE, integer=True)
-    _check_number("iterations", c.iterations, minimum=0, integer=True)
-    _check_number("scale_iterations", c.scale_iterations, minimum=0, integer=True)
-    _check_number("ema_decay", c.ema_decay, minimum=0, maximum=0.9999)
-    if c.style_size is not None:
-        _check_number("style_size", c.style_size, minimum=MIN_SIZE, integer=True)
-    if c.max_memory is not None:
-        _check_number("max_memory", c.max_memory, minimum=1 << 28, integer=True)  # 256 MiB: VGG19 alone
-    if c.tile_size is not None:
-        _check_number("tile_size", c.tile_size, minimum=MIN_SIZE, integer=True)
-    _check_number("seed", c.seed, minimum=0, integer=True, maximum=MAX_SEED)
-    _check_number("lbfgs_history", c.lbfgs_history, minimum=1, integer=True)
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        _check_number(name, getattr(c, name), minimum=0)
-    _check_number("learning_rate", c.learning_rate, minimum=0, strict=True)
-    _check_number("style_scale", c.style_scale, minimum=0, strict=True)
-    _check_choice("optimizer", c.optimizer, get_args(Optimizer))
-    _check_choice("pooling", c.pooling, get_args(Pooling))
-    _check_choice("padding", c.padding, get_args(Padding))
-    _check_choice("style_loss", c.style_loss, get_args(StyleLoss))
-    _check_choice("preserve_color", c.preserve_color, get_args(PreserveColor))
-    _check_choice("color_transfer", c.color_transfer, get_args(ColorTransfer))
-    _check_choice("style_layer_weighting", c.style_layer_weighting, get_args(LayerWeighting))
+    """Every field against its metadata (fields.check_fields), then what spans fields."""
+    check_fields(c)
     if c.style_layer_weighting == "paper" and c.style_loss != "gram" and c.style_layer_weights is None:
         raise ValueError(
             "the paper's style layer weights are for the Gram loss; with style_loss "
             f"{c.style_loss!r}, give style_layer_weights or the measured weighting"
         )
-    _check_choice("device", c.device, get_args(Device))
-    _check_choice("precision", c.precision, get_args(Precision))
     if not isinstance(c.init, str) or not c.init:
         raise ValueError(f"init must be {', '.join(INIT_MODES)} or an image path; got {c.init!r}")
     for layer in (*c.content_layers, *c.style_layers):
@@ -293,15 +288,10 @@ def _validate(c: StyleConfig) -> None:
             raise ValueError(
                 f"style_layer_weights has {len(c.style_layer_weights)} values for {len(c.style_layers)} style layers"
             )
-        for w in c.style_layer_weights:
-            _check_number("style_layer_weights", w, minimum=0)
         if sum(c.style_layer_weights) <= 0:
             raise ValueError(f"style_layer_weights must have a positive sum; got {c.style_layer_weights}")
-    if c.style_blend_weights is not None:
-        for w in c.style_blend_weights:
-            _check_number("style_blend_weights", w, minimum=0)
-        if sum(c.style_blend_weights) <= 0:
-            raise ValueError(f"style_blend_weights must have a positive sum; got {c.style_blend_weights}")
+    if c.style_blend_weights is not None and sum(c.style_blend_weights) <= 0:
+        raise ValueError(f"style_blend_weights must have a positive sum; got {c.style_blend_weights}")
 
 
 # Gatys et al. 2015 in our normalization (see losses.py): the paper's loss is

@@ -1,13 +1,24 @@
-"""Parsers of the `impasto stylize` options that typer cannot check alone (edge): numbers, lists,
-layer names, sizes. Each raises typer.BadParameter, which the CLI prints as one line (exit 2)."""
+"""The options of `impasto stylize` (edge): parsers that typer cannot check alone (numbers, lists,
+layer names, sizes; each raises typer.BadParameter, printed as one line, exit 2), and StyleConfig's
+fields turned into options, the one table of how the command line spells them differently, and
+the Markdown option table of docs/cli.md."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, get_args
 
 import typer
+from typer.core import TyperOption
+
+from ..config import StyleConfig
+from ..fields import Group, choices, is_tuple, number_kind
 
 
 def finite(value: float | None) -> float | None:
@@ -67,3 +78,108 @@ def memory_size(value: str | None) -> int | None:
     if not math.isfinite(number) or number <= 0:
         raise typer.BadParameter(f"must be a positive size such as 6G; got {value!r}")
     return int(number * _UNITS[(match.group(2) or "g").lower()])
+
+
+# --- StyleConfig's fields as `impasto stylize` options --------------------------------------------
+# Every field is an option named after it (--start-size for start_size), typed, grouped and helped
+# by its metadata (config.py, fields.py). Only where the command line spells a field differently
+# does it say so here; fields the command line does not offer are in API_ONLY with their reason.
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How the command line differs from a field: its flag, its metavar, its parser, its help."""
+
+    flag: str | None = None
+    metavar: str | None = None
+    parse: Callable[[Any], Any] | None = None
+    help: str | None = None
+
+
+SPELLINGS: dict[str, Spelling] = {
+    "size": Spelling(metavar="PX"),
+    "start_size": Spelling(metavar="PX"),
+    "style_size": Spelling(metavar="PX"),
+    "tile_size": Spelling(metavar="PX"),
+    "iterations": Spelling(metavar="N"),
+    "scale_iterations": Spelling(metavar="N"),
+    "init": Spelling(metavar="content|noise|PATH"),
+    "ema_decay": Spelling(flag="--ema", metavar="DECAY"),
+    "style_blend_weights": Spelling(flag="--style-weights", metavar="W,W,...", parse=numbers),
+    "style_layer_weights": Spelling(metavar="W,...", parse=numbers),
+    "content_layers": Spelling(metavar="LAYER,...", parse=layer_names),
+    "style_layers": Spelling(metavar="LAYER,...", parse=layer_names),
+    "max_memory": Spelling(metavar="SIZE", parse=memory_size, help="Budget such as 6G; bigger scales run in tiles."),
+}
+
+API_ONLY: dict[str, str] = {
+    "lbfgs_history": "the memory plan shortens it as a scale needs (engine/memory.py); a research knob",
+    "style_layer_weighting": "the gatys2015 preset sets it; --style-layer-weights gives any weighting",
+    "weights": "another VGG19 weights file, from Python (impasto.StyleConfig(weights=...))",
+}
+
+_GROUPS = get_args(Group)
+
+
+def _shown_default(f: dataclasses.Field) -> str:
+    if f.metadata["default_text"]:
+        return f.metadata["default_text"]
+    value = f.default
+    return ",".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else str(value)
+
+
+def config_parameters() -> list[inspect.Parameter]:
+    """One keyword parameter per StyleConfig field the command line offers, named after the field,
+    with default None (a field left out keeps the preset's value), in group order."""
+    params = []
+    for f in sorted(dataclasses.fields(StyleConfig), key=lambda f: _GROUPS.index(f.metadata["group"])):
+        if f.name in API_ONLY:
+            continue
+        spelling = SPELLINGS.get(f.name, Spelling())
+        allowed, kind = choices(StyleConfig, f.name), number_kind(StyleConfig, f.name)
+        if is_tuple(StyleConfig, f.name):
+            annotation, parse = list[str] | None, spelling.parse
+        elif allowed or kind is None:
+            annotation, parse = str | None, spelling.parse
+        else:
+            annotation, parse = kind | None, spelling.parse or (finite if kind is float else None)
+        option = typer.Option(
+            None,
+            spelling.flag or "--" + f.name.replace("_", "-"),
+            metavar=spelling.metavar or ("|".join(allowed) if allowed else None),
+            callback=parse,
+            help=f"{spelling.help or f.metadata['help']} [dim]\\[default: {_shown_default(f)}][/dim]",
+            rich_help_panel=f.metadata["group"],
+            show_default=False,
+        )
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+    return params
+
+
+def config_overrides(values: dict[str, Any]) -> dict[str, Any]:
+    """The StyleConfig fields among a command's parameters that the user gave."""
+    names = {f.name for f in dataclasses.fields(StyleConfig)}
+    return {k: v for k, v in values.items() if k in names and v is not None}
+
+
+def option_table(command: Any) -> str:
+    """The options of a (click) command as Markdown tables, one per help group (docs/cli.md)."""
+    rows: dict[str, list[str]] = {}
+    for param in command.params:
+        if not isinstance(param, TyperOption):
+            continue
+        flags = ", ".join(f"`{o}`" for o in param.opts)
+        metavar = f" `{param.metavar}`".replace("|", "\\|") if param.metavar else ""
+        text = re.sub(r"\[/?dim\]", "", param.help or "").replace("\\[", "[").replace("|", "\\|")
+        group = getattr(param, "rich_help_panel", None) or "Other"
+        rows.setdefault(group, []).append(f"| {flags}{metavar} | {text} |")
+    out = []
+    for group, lines in rows.items():
+        out += [f"**{group}**", "", "| option | what it does |", "| --- | --- |", *lines, ""]
+    out += ["**Python only** (`impasto.StyleConfig`)", "", "| field | what it does | why not an option |"]
+    out.append("| --- | --- | --- |")
+    fields = {f.name: f for f in dataclasses.fields(StyleConfig)}
+    for name, why in API_ONLY.items():
+        f = fields[name]
+        out.append(f"| `{name}` | {f.metadata['help']} [default: {_shown_default(f)}] | {why} |")
+    return "\n".join(out) + "\n"

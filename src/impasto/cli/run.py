@@ -18,16 +18,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 
-EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"impasto: error: {message}", err=True)
-    raise typer.Exit(code)
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, fail
 
 
 class _EchoHandler(logging.Handler):

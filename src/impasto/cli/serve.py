@@ -13,7 +13,7 @@ import typer
 
 from ..config import MIN_SIZE
 from ..web.settings import MB, ServerSettings, default_data_dir
-from .run import EXIT_BAD_INPUT, fail
+from .errors import EXIT_BAD_INPUT, fail
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServerSettings)}  # defaults live in settings.py
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1")
