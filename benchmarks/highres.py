@@ -72,21 +72,21 @@ def compare(size: int, out_dir: Path) -> list[dict]:
     from impasto.runtime import tune_allocator
 
     tune_allocator()
-    ladder_config = StyleConfig(size=size)
-    ladder, stamps = _render(ladder_config)
+    coarse_config = StyleConfig(size=size)
+    coarse, stamps = _render(coarse_config)
     budget = stamps[-1]
-    # Time a few single-scale steps at the full size, then run as many as fit in the ladder's time.
-    probe = dataclasses.replace(ladder_config, start_size=None, iterations=4)
+    # Time a few single-scale steps at the full size, then run as many as fit in the coarse-to-fine run's time.
+    probe = dataclasses.replace(coarse_config, start_size=None, iterations=4)
     _, probe_stamps = _render(probe)
     per_step = (probe_stamps[-1] - probe_stamps[0]) / 3
     steps = max(1, round((budget - probe_stamps[0]) / per_step) + 1)  # the first step pays the setup
     single, single_stamps = _render(dataclasses.replace(probe, iterations=steps))
     rows = []
     for name, image, seconds, config in (
-        ("coarse-to-fine (default)", ladder, budget, ladder_config),
+        ("coarse-to-fine (default)", coarse, budget, coarse_config),
         (f"one scale, {steps} steps", single, single_stamps[-1], probe),
     ):
-        path = out_dir / f"highres_{size}_{'ladder' if config.start_size else 'single'}.png"
+        path = out_dir / f"highres_{size}_{'coarse' if config.start_size else 'single'}.png"
         save_image(image, path)
         scores = quality.evaluate(str(path), str(CONTENT), [str(STYLE)])
         rows.append(

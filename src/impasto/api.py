@@ -270,7 +270,7 @@ def stylize(
     masks / style_masks: per style, where it paints / where its statistics come from (`prepare`).
     callback receives an `impasto.Progress` after every step.
     Raises ValueError (bad image, option or device) and NonFiniteLossError (diverged run).
-    For 16-bit output, call `render(prepare(...))` and save the tensor with `image_write.save_image`.
+    For 16-bit output, call `render(prepare(...))` and save the tensor with `impasto.save_image`.
     """
     run = prepare(content, styles, config=config, masks=masks, style_masks=style_masks)
     return to_pil(render(run, callback=callback))

@@ -25,7 +25,7 @@ PreserveColor = Literal["none", "luminance", "histogram"]
 ColorTransfer = Literal["symmetric", "cholesky", "pca"]
 # How style layers are weighted when style_layer_weights is None: "measured", each layer's default
 # of DEFAULT_LAYER_WEIGHTS; "paper", Gatys et al. 2015's w_l = 1/5 on E_l, i.e. N_l²/20 on our
-# mean-normalized Gram loss (losses.py), for whichever layers are chosen.
+# mean-normalized Gram loss (nst/losses.py), for whichever layers are chosen.
 LayerWeighting = Literal["measured", "paper"]
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -294,7 +294,7 @@ def _validate(c: StyleConfig) -> None:
         raise ValueError(f"style_blend_weights must have a positive sum; got {c.style_blend_weights}")
 
 
-# Gatys et al. 2015 in our normalization (see losses.py): the paper's loss is
+# Gatys et al. 2015 in our normalization (see nst/losses.py): the paper's loss is
 #   α·½Σ(F-P)² + β·Σ_l ⅕·Σ(G-A)²/(4N²M²)  =  α·(N·M/2)·content_loss + β·Σ_l (N_l²/20)·style_layer_loss.
 # The paper uses α/β = 1e-3 (Fig. 2) on images of about 512 px, where relu4_2 has N = 512 channels and
 # M = 64·64 positions. Dividing the whole loss by the same constant changes nothing but its scale.

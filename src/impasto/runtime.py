@@ -105,7 +105,7 @@ def _total_ram() -> int:
 
 
 # A quarter of the RAM: the machine keeps working (browser, editor) while a big image renders,
-# and the estimate (memory.py) is a fit, not a bound. On a GPU the run owns the card.
+# and the estimate (engine/memory.py) is a fit, not a bound. On a GPU the run owns the card.
 _RAM_SHARE, _VRAM_SHARE = 0.25, 0.8
 
 

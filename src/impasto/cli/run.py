@@ -1,7 +1,7 @@
 """Running one `impasto stylize` job (edge): output checks, the progress bar, saves and interrupts.
 
 Nothing is lost:
-- every file is written atomically (image_write.write_atomic);
+- every file is written atomically (io/write.py's write_atomic);
 - an existing output or intermediate is never replaced without --force, and an input never is;
 - Ctrl-C or SIGTERM saves the current image, to the output when every step ran, else to
   `name.partial.png` (lossless, at the output's bit depth), and exits with 130.

@@ -1,7 +1,6 @@
 """Peak memory of a step, estimated before running it, and the tiling that keeps it in a budget.
 
-Pure arithmetic. The per-pixel costs are measured (peak RSS of real runs on CPU, README "High
-resolution"), not derived: VGG19's saved activations, pooling indices (int64), the backward's
+Pure arithmetic. The per-pixel costs are measured (peak RSS of real runs on CPU, docs/high-resolution.md), not derived: VGG19's saved activations, pooling indices (int64), the backward's
 transient gradients and the allocator's slack all scale with the pixels of one pass.
 """
 
@@ -50,7 +49,7 @@ def values_per_pixel(layers: Iterable[str]) -> float:
 
 
 def _image_bytes_per_px(config: StyleConfig) -> int:
-    """One copy of the optimized image: grey in luminance mode (targets.py), else RGB."""
+    """One copy of the optimized image: grey in luminance mode (engine/color_modes.py), else RGB."""
     return (1 if config.preserve_color == "luminance" else 3) * FLOAT_BYTES
 
 
@@ -66,7 +65,7 @@ def estimate_peak(
     width: int, height: int, config: StyleConfig, *, act_bytes: int, history: int, tile: int | None
 ) -> int:
     """Estimated peak bytes of a step at width x height (whole, or in tiles of `tile` px core).
-    Masks add nothing that counts: a region's moments keep no copy of the features (losses.py)."""
+    Masks add nothing that counts: a region's moments keep no copy of the features (nst/losses.py)."""
     pixels = width * height
     if tile is None or tile >= max(width, height):
         pass_pixels, extra = pixels, 0

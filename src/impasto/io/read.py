@@ -6,7 +6,8 @@ Every input becomes an 8-bit RGB image in sRGB, whatever it was on disk:
 - palette, grey, CMYK and 16-bit or float grey (I;16, I, F) are converted with their full range;
 - alpha is composited on white; a multi-frame file gives its first frame, with a warning.
 Every failure is a ValueError that names the file and says what is wrong, in one line.
-Writing lives in image_write.py. Only these two modules of the package import Pillow.
+Writing lives in io/write.py. Pillow stays in io/ and at the edges that pass its images on (api, cli,
+web); the core (nst, engine, config, runtime) never imports it, as make lint checks.
 """
 
 from __future__ import annotations

@@ -48,9 +48,22 @@ def output_format(path: str | os.PathLike, bit_depth: int | None = None) -> tupl
     return fmt, bit_depth
 
 
+# The ICC header's creation date (bytes 24-35: year, month, day, hours, minutes, seconds, big-endian
+# uint16). LittleCMS stamps the current time on the profile it creates; a fixed date makes the same
+# image give the same file bytes on every run. The profile ID (bytes 84-99) is zero: no checksum.
+_ICC_DATE = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+
+
+@lru_cache(maxsize=1)
+def srgb_icc() -> bytes:
+    """The sRGB profile embedded in every output, with a fixed creation date."""
+    icc = srgb_profile().tobytes()
+    return icc[:24] + _ICC_DATE + icc[36:]
+
+
 def encode_image(image: torch.Tensor | Image.Image, fmt: str, bit_depth: int) -> bytes:
     """The file's bytes. image: a (1, 3, H, W) tensor in [0, 1] (keeps its precision at 16 bits) or RGB PIL."""
-    icc = srgb_profile().tobytes()
+    icc = srgb_icc()
     if isinstance(image, Image.Image):
         array = np.asarray(image.convert("RGB"))
         if bit_depth == 16:
@@ -81,7 +94,7 @@ def encode_preview(image: torch.Tensor | Image.Image, long_side: int, *, quality
     picture = image.convert("RGB") if isinstance(image, Image.Image) else Image.fromarray(to_array(image, 8), "RGB")
     picture.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)  # never enlarges
     buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=quality, icc_profile=srgb_profile().tobytes())
+    picture.save(buffer, format="JPEG", quality=quality, icc_profile=srgb_icc())
     return buffer.getvalue()
 
 

@@ -143,7 +143,7 @@ def layer_moments(
     """Moments of features (B, C, h, w) weighted by weight (1, 1, h, w) in [0, 1] (None: all 1).
 
     mass: the normalizer, Σ of the weights by default; a tile passes the whole image's mass, so
-    that the tiles' moments add up to the image's (tiling.py). These are the guided Gram matrices
+    that the tiles' moments add up to the image's (engine/tiling.py). These are the guided Gram matrices
     of Gatys et al. 2017 §4, except that they weigh by m, not m², and are means (regions.py).
     """
     if mass is None:

@@ -2,7 +2,7 @@
 
 - gram: Gatys et al. 2015, the mean squared difference of Gram matrices (losses.py);
 - wasserstein: the Gaussian W2 distance between feature distributions (wasserstein.py), as in
-  crowsonkb/style-transfer-pytorch. README › Control compares them at equal time.
+  crowsonkb/style-transfer-pytorch. docs/control.md compares them at equal time.
 Several styles blend into one target: for the Gram loss A_l = Σ_s w_s·A_l^s / Σ_s w_s, which has
 the gradient of the weighted sum of the per-style losses at the cost of one target.
 """

@@ -186,7 +186,7 @@ class VGG19Features(nn.Module):
 
         dtype: the convolutions' precision. With bfloat16, weights and activations are bf16 and the
         convolutions accumulate in fp32 (as under autocast); features come back in bf16, and the
-        losses upcast them (losses.py). The image and its gradient stay in the image's dtype.
+        losses upcast them (nst/losses.py). The image and its gradient stay in the image's dtype.
         """
         wanted = set(layers)
         unknown = wanted - set(LAYER_NAMES)

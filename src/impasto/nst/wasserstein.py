@@ -9,7 +9,7 @@ References: crowsonkb/style-transfer-pytorch (`StyleLossW2`), Mroueh, "Wasserste
 (arXiv 1905.12828), and for the iteration Higham, "Functions of Matrices" (SIAM 2008), ch. 6 (the
 coupled Newton–Schulz iteration), as used by Lin & Maji (arXiv 1707.06772).
 
-Differs from Gatys et al. 2015 (Gram matrices, losses.py): the style statistic is a Gaussian, so
+Differs from Gatys et al. 2015 (Gram matrices, nst/losses.py): the style statistic is a Gaussian, so
 the mean and the covariance are matched separately and a feature's scale is not confused with its
 correlation. Styles are blended in the (mean, second raw moment) space, where averaging is valid.
 

@@ -1,5 +1,5 @@
 """A real server on a free loopback port, in a background thread: for the browser test, the load
-benchmark and the README's screenshots (`impasto serve` runs uvicorn in the foreground instead)."""
+benchmark and the screenshots of docs/web.md (`impasto serve` runs uvicorn in the foreground instead)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,}")
 
 
 def default_data_dir() -> Path:
-    """`web` in impasto's cache folder (system.cache_dir: $IMPASTO_CACHE or the user's cache)."""
+    """`web` in impasto's cache folder (runtime.cache_dir: $IMPASTO_CACHE or the user's cache)."""
     return cache_dir() / "web"
 
 
