@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ from impasto.io.read import load_tensor, open_image, resize_long_side
 from impasto.nst.vgg import load_vgg19
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _impasto_logger_as_it_was():
+    """A CLI run sets up the "impasto" logger for its process (level, handler, no propagation):
+    in a test it must not leave that to the tests after it, whatever order they run in."""
+    logger = logging.getLogger("impasto")
+    level, propagate, handlers = logger.level, logger.propagate, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.propagate = propagate
+    logger.handlers[:] = handlers
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def test_score_of_the_content_itself_against_a_painting(vgg, small_content, styl
     assert painting["style_swd"] < same["style_swd"] and painting["content_rel"] > 0.5
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # benchmarks/quality.py in a subprocess, which imports torch
 def test_the_command_line_scores_files(content_path, style_path, tmp_path, small_content):
     out = tmp_path / "same.png"
     small_content.save(out)
@@ -58,6 +58,7 @@ def test_the_command_line_scores_files(content_path, style_path, tmp_path, small
     assert result["style_swd_content"] > 0.2
 
 
+@pytest.mark.slow  # benchmarks/quality.py in a subprocess, which imports torch
 def test_the_command_line_says_what_is_missing(tmp_path):
     run = subprocess.run(
         [sys.executable, str(QUALITY), str(tmp_path / "nope.png"), "a.jpg", "b.jpg"],

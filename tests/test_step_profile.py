@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import step_profile
 
 
+@pytest.mark.slow  # a real optimization of six steps under the profiler
 def test_every_kind_of_work_is_found_and_the_floors_follow_from_it():
     totals, step, steps = step_profile.profile_steps(64, iterations=6, warmup=3)
     assert steps == 3 and step > 0

@@ -139,10 +139,10 @@ def config_parameters() -> list[inspect.Parameter]:
         allowed, kind = choices(StyleConfig, f.name), number_kind(StyleConfig, f.name)
         if is_tuple(StyleConfig, f.name):
             annotation, parse = list[str] | None, spelling.parse
-        elif allowed or kind is None:
+        elif allowed or kind is None or spelling.parse:  # a parser reads the text itself
             annotation, parse = str | None, spelling.parse
         else:
-            annotation, parse = kind | None, spelling.parse or (finite if kind is float else None)
+            annotation, parse = kind | None, finite if kind is float else None
         option = typer.Option(
             None,
             spelling.flag or "--" + f.name.replace("_", "-"),

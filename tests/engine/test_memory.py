@@ -16,7 +16,7 @@ def test_estimate_grows_with_pixels_history_and_precision():
     assert small / GIB == pytest.approx(0.90, rel=0.15) and big / GIB == pytest.approx(1.90, rel=0.15)
 
 
-def test_plan_keeps_whole_when_it_fits_then_shortens_history_then_tiles():
+def test_the_footprint_stays_whole_when_it_fits_then_shortens_history_then_tiles():
     config = StyleConfig()
     scale = Scale(0, 2048, 1536, 10, 2048)
     roomy = fit_in_memory(scale, config, 64 * GIB, act_bytes=2)
@@ -38,8 +38,8 @@ def test_plan_keeps_whole_when_it_fits_then_shortens_history_then_tiles():
 
 
 def test_forced_tile_size():
-    plan = fit_in_memory(Scale(0, 512, 384, 1, 512), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
-    assert plan.tile == 128 and plan.passes == 20  # 4 cuts across, 3 down, at a typical offset
+    footprint = fit_in_memory(Scale(0, 512, 384, 1, 512), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
+    assert footprint.tile == 128 and footprint.passes == 20  # 4 cuts across, 3 down, at a typical offset
     small = fit_in_memory(Scale(0, 96, 64, 1, 96), StyleConfig(tile_size=128), 64 * GIB, act_bytes=2)
     assert small.tile is None and small.passes == 1  # a tile bigger than the image is the image
 

@@ -12,7 +12,6 @@ from impasto.engine.tiling import (
     tiled_features,
     tiled_moments,
 )
-from impasto.nst.layers import LAYER_NAMES, stride
 from impasto.nst.losses import content_loss
 from impasto.nst.regions import region_moments, regions_loss
 from impasto.nst.style_losses import STYLE_LOSSES
@@ -56,15 +55,6 @@ def test_cuts_move_with_the_offset():
     a = {(t.top, t.left) for t in cut_tiles(256, 256, 64, offset=(0, 0))}
     b = {(t.top, t.left) for t in cut_tiles(256, 256, 64, offset=(32, 32))}
     assert a != b
-
-
-def test_strides_of_named_layers(vgg):
-    assert [stride(x) for x in ("relu1_1", "relu2_1", "relu3_1", "relu4_2", "relu5_1")] == [1, 2, 4, 8, 16]
-    image = torch.rand(1, 3, 64, 96)
-    with torch.no_grad():
-        features = vgg(image, LAYER_NAMES)
-    for layer in LAYER_NAMES:  # conv, relu and pool layers alike
-        assert stride(layer) == 64 // features[layer].shape[-2] == 96 // features[layer].shape[-1], layer
 
 
 def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False):

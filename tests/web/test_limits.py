@@ -9,9 +9,8 @@ from contextlib import ExitStack
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from typer.testing import CliRunner
 
-from impasto.cli.serve import is_loopback, listening
+from impasto.cli.serve import listening
 from impasto.web.app import create_app
 from impasto.web.jobs import JobStore
 from impasto.web.settings import ServerSettings
@@ -239,21 +238,6 @@ def test_a_loopback_server_refuses_other_host_names(tmp_path):
             assert error(response, 400) == "this server answers only to its own address"  # DNS rebinding
 
 
-def test_where_the_server_listens_decides_its_token_link_and_host_names():
-    local = listening("127.0.0.1", 8000, None)
-    assert (local.token, local.made_token, local.url) == (None, False, "http://127.0.0.1:8000/")
-    assert local.allowed_hosts == ["localhost", "127.0.0.1", "127.0.0.1"]
-    six = listening("::1", 8080, "chosen-token")
-    assert six.url == "http://[::1]:8080/?token=chosen-token" and "::1" in six.allowed_hosts
-    assert listening("127.0.0.2", 80, None).allowed_hosts[-1] == "127.0.0.2"
-    wide = listening("0.0.0.0", 8000, None)
-    assert wide.made_token and len(wide.token) >= 32 and wide.allowed_hosts is None
-    assert wide.url == f"http://0.0.0.0:8000/?token={wide.token}"
-    assert listening("0.0.0.0", 8000, None).token != wide.token  # random each time
-    assert listening("::", 8000, "chosen-token").url == "http://[::]:8000/?token=chosen-token"
-    assert not is_loopback("192.168.1.5") and is_loopback("127.8.8.8") and not is_loopback("example.com")
-
-
 @pytest.mark.parametrize("token", ["short", "abc;defgh", "has space in it", "percent%20encoded", "ünïcödé-token"])
 def test_a_token_that_cannot_travel_in_a_link_or_cookie_is_refused(tmp_path, token):
     with pytest.raises(ValueError, match="at least 8 characters of A-Z"):
@@ -270,35 +254,6 @@ def test_the_api_page_is_served_from_local_files(server):
     assert {"post", "get"} <= set(paths["/api/jobs"]) and "delete" in paths["/api/jobs/{job_id}"]
     page = client.get("/jobs/" + "0" * 32).text  # a job's address is the page, which then asks the API
     assert 'src="/static/app.js"' in page and "http" not in page.split("<body>")[0].replace('name="viewport"', "")
-
-
-def test_serve_refuses_bad_settings_in_one_line(tmp_path):
-    import socket
-
-    from impasto.cli.app import app
-
-    runner = CliRunner()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = runner.invoke(app, ["serve", "--port", str(port), "--data-dir", str(tmp_path)])
-    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
-    assert len(result.output.strip().splitlines()) == 1  # one line, and no "serving on"
-    result = runner.invoke(app, ["serve", "--data-dir", str(tmp_path / "file"), "--max-size", "16"])
-    assert result.exit_code == 2 and "--max-size" in result.output
-
-
-def test_the_core_never_imports_the_web_framework():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, impasto.api, impasto.cli.app; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('fastapi', 'starlette', 'uvicorn') or m == 'impasto.web.app'); print(bad); sys.exit(bool(bad))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_job_still_running_at_shutdown_is_handed_back_to_the_front_of_the_queue(tmp_path):
@@ -363,16 +318,3 @@ def test_a_record_whose_id_is_not_its_folders_is_skipped_on_start(tmp_path, capl
     finally:
         logger.removeHandler(caplog.handler)
     assert "is not its folder's" in caplog.text
-
-
-def test_serve_without_the_web_extra_says_how_to_install_it(tmp_path, monkeypatch):
-    import sys
-
-    from impasto.cli.app import app
-
-    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the web extra were not installed
-    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path)])
-    assert result.exit_code == 2
-    assert result.output.strip() == (
-        "impasto: error: impasto serve needs the web extra (uvicorn is missing): pip install 'impasto[web]'"
-    )

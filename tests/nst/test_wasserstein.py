@@ -298,6 +298,7 @@ def test_blend_moments_rejects_bad_weights(weights):
 # --- real VGG19 features -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # float64 eigendecompositions of 512-channel covariances, with gradients: about 10 s
 def test_w2_loss_on_vgg19_features_matches_float64_eigh(vgg, content_tensor, style_tensor):
     with torch.no_grad():
         style = vgg(style_tensor, STYLE_LAYERS)

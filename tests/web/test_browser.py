@@ -14,7 +14,7 @@ from impasto.web.live import serving
 from impasto.web.settings import ServerSettings
 
 CHROMIUM = Path("/usr/bin/chromium")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(

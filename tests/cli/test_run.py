@@ -1,4 +1,4 @@
-"""`impasto stylize` for real: outputs, intermediates, formats, overwrite rules and interrupts."""
+"""`impasto stylize` for real (cli/run.py): outputs, intermediates, formats, overwrite rules and interrupts."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ import numpy as np
 import png
 import pytest
 import tifffile
+import torch
 from imagefiles import grey16_ramp, noise_image
 from PIL import Image, JpegImagePlugin
 from typer.testing import CliRunner
 
 from impasto.cli.app import app
 
-pytestmark = pytest.mark.slow
 runner = CliRunner()
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CONTENT, STYLE = EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg"
 
 
@@ -28,6 +28,7 @@ def _stylize(*args: object) -> object:
     return runner.invoke(app, ["stylize", *map(str, args)])
 
 
+@pytest.mark.slow
 def test_two_styles_blended_with_intermediate_saves(tmp_path):
     second = tmp_path / "second.png"
     noise_image(80, 60).save(second)
@@ -72,6 +73,7 @@ def test_refuses_to_overwrite_without_force(tmp_path):
         assert image.format == "JPEG" and JpegImagePlugin.get_sampling(image) == 0  # 4:4:4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, bit_depth", [("out.tif", None), ("out.png", "16")])
 def test_16_bit_outputs_use_more_than_256_levels(tmp_path, name, bit_depth):
     out = tmp_path / name
@@ -193,6 +195,7 @@ def _run_and_signal(tmp_path: Path, sig: signal.Signals, *extra: str) -> tuple[s
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr), out
 
 
+@pytest.mark.slow  # a real run in a subprocess
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_saves_the_current_image_and_exits_130(tmp_path, sig):
     result, out = _run_and_signal(tmp_path, sig)
@@ -206,6 +209,7 @@ def test_a_signal_saves_the_current_image_and_exits_130(tmp_path, sig):
     assert not list(tmp_path.glob(".*.tmp")) and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # a real run in a subprocess
 def test_an_existing_partial_is_kept(tmp_path):
     (tmp_path / "out.partial.png").write_bytes(b"earlier partial")
     result, _ = _run_and_signal(tmp_path, signal.SIGINT)
@@ -231,3 +235,57 @@ def test_a_failed_final_write_saves_the_result_beside_it(tmp_path, monkeypatch):
     assert result.exit_code == 1 and len(line) == 1 and "cannot write" in line[0] and "No space left" in line[0]
     assert "saved to" in line[0] and Image.open(tmp_path / "out.partial.png").size == (64, 48)
     assert not out.exists()
+
+
+def test_only_scheduled_intermediates_clash(tmp_path):
+    from impasto.cli.run import check_outputs
+
+    out = tmp_path / "run.png"
+    for name in ("run.0050.png", "run.0500.png", "run.partial.png"):
+        (tmp_path / name).write_bytes(b"old")
+    outputs = check_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=400, force=False)
+    assert outputs.saves_at(300, 400) and not outputs.saves_at(400, 400) and not outputs.saves_at(50, 400)
+    assert outputs.partial().name == "run.partial.1.png"  # an old partial is kept without --force
+    with pytest.raises(ValueError, match="run.0500.png exists"):
+        check_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=False)
+    forced = check_outputs(out, [CONTENT], bit_depth=None, save_every=100, iterations=1000, force=True)
+    assert forced.partial().name == "run.partial.png"
+
+
+def test_interrupt_at_a_lower_scale_saves_at_the_output_size(tmp_path, content_path, style_path):
+    from rich.console import Console
+
+    from impasto import api
+    from impasto.cli.run import EXIT_INTERRUPTED, Outputs, _save_interrupted
+    from impasto.config import StyleConfig
+    from impasto.engine.loop import Progress
+    from impasto.io.read import load_tensor, to_tensor
+    from impasto.nst.color import rgb_to_yiq
+
+    outputs = Outputs(tmp_path / "out.png", "PNG", 8, None, (content_path, style_path))
+    low = Progress(
+        step=7,
+        total=14,
+        loss=1.0,
+        content_loss=0.5,
+        style_loss=0.5,
+        tv_loss=0.0,
+        elapsed=1.0,
+        image=torch.rand(1, 3, 48, 64),
+        scale=1,
+        scale_count=3,
+        width=64,
+        height=48,
+        done=0.2,
+    )
+    console = Console(file=open(tmp_path / "log.txt", "w"))  # noqa: SIM115
+    run = api.prepare(content_path, [style_path], config=StyleConfig(size=128))
+    assert _save_interrupted(low, outputs, console, (128, 96), run) == EXIT_INTERRUPTED
+    assert Image.open(tmp_path / "out.partial.png").size == (128, 96)
+    assert not (tmp_path / "out.png").exists()
+    # In luminance mode the chroma is the photo's own at the output size, not the low scale's, upsampled.
+    grey = api.prepare(content_path, [style_path], config=StyleConfig(size=128, preserve_color="luminance"))
+    assert _save_interrupted(low, outputs, console, (128, 96), grey) == EXIT_INTERRUPTED
+    saved = to_tensor(Image.open(tmp_path / "out.partial.1.png"))
+    chroma_error = (rgb_to_yiq(saved)[:, 1:] - rgb_to_yiq(load_tensor(content_path, 128))[:, 1:]).abs().mean()
+    assert float(chroma_error) < 2 / 255

@@ -1,14 +1,11 @@
-"""Small real runs of the optimization loop, with the real VGG19 weights, at 64 px."""
+"""The optimization loop (engine/loop.py): its starting points, and small real runs with the real
+VGG19 weights at 64 px."""
 
 import pytest
 import torch
 
 from impasto.config import StyleConfig
-from impasto.engine.color_modes import fit_color_mode
 from impasto.engine.loop import NonFiniteLossError, Progress, initial_image, optimize_image
-from impasto.engine.style_targets import ScaleInputs, style_regions
-
-pytestmark = pytest.mark.slow
 
 
 def _run(content, styles, vgg, **overrides):
@@ -18,6 +15,7 @@ def _run(content, styles, vgg, **overrides):
     return image, seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.05)])
 def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg, optimizer, lr):
     image, seen = _run(
@@ -35,6 +33,7 @@ def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg
     assert seen[-1].loss == pytest.approx(seen[-1].content_loss + seen[-1].style_loss + seen[-1].tv_loss)
 
 
+@pytest.mark.slow
 def test_noise_init_from_paper_preset_also_converges(content_tensor, style_tensor):
     from impasto.nst.vgg import load_vgg19
 
@@ -44,6 +43,7 @@ def test_noise_init_from_paper_preset_also_converges(content_tensor, style_tenso
     assert seen[-1].loss < 0.2 * seen[0].loss
 
 
+@pytest.mark.slow
 def test_seeded_runs_are_deterministic(content_tensor, style_tensor, vgg):
     a, _ = _run(content_tensor, [style_tensor], vgg, init="noise", seed=3, iterations=10)
     b, _ = _run(content_tensor, [style_tensor], vgg, init="noise", seed=3, iterations=10)
@@ -59,12 +59,17 @@ def test_noise_init_depends_on_the_seed(content_tensor):
 
 def test_init_from_content_and_from_an_image(content_tensor, style_tensor):
     assert torch.equal(initial_image(content_tensor, "content", 0), content_tensor)
+    assert style_tensor.shape[-2:] != content_tensor.shape[-2:]
     other = initial_image(content_tensor, style_tensor, 0)  # resized to the content's size
     assert other.shape == content_tensor.shape and other.is_contiguous()
+    squeezed = torch.nn.functional.interpolate(style_tensor, size=content_tensor.shape[-2:], mode="area")
+    assert float((other - squeezed).abs().mean()) < 0.02  # the image itself, squeezed, not cropped
+    assert float((other - content_tensor).abs().mean()) > 0.1
     with pytest.raises(ValueError, match="init must be"):
         initial_image(content_tensor, "banana", 0)
 
 
+@pytest.mark.slow
 def test_blend_weights_one_zero_equal_a_single_style_run(content_tensor, style_tensor, vgg):
     other_style = torch.rand_like(style_tensor)
     single, _ = _run(content_tensor, [style_tensor], vgg, iterations=8)
@@ -72,26 +77,6 @@ def test_blend_weights_one_zero_equal_a_single_style_run(content_tensor, style_t
     assert torch.equal(single, blended)
     mixed, _ = _run(content_tensor, [style_tensor, other_style], vgg, iterations=8, style_blend_weights=(1.0, 1.0))
     assert not torch.equal(single, mixed)
-
-
-def _targets(vgg, content, styles, config):
-    inputs = ScaleInputs(content, list(styles))
-    (region,) = style_regions(
-        vgg, inputs, fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config), config, torch.float32
-    )
-    return region.targets
-
-
-def test_style_targets_are_blended_grams(content_tensor, style_tensor, vgg):
-    config = StyleConfig(style_blend_weights=(3.0, 1.0))
-    flipped = style_tensor.flip(-1).flip(-2) * 0.5
-    blended = _targets(vgg, content_tensor, [style_tensor, flipped], config)
-    one = _targets(vgg, content_tensor, [style_tensor], StyleConfig())
-    two = _targets(vgg, content_tensor, [flipped], StyleConfig())
-    for layer in config.style_layers:
-        torch.testing.assert_close(blended[layer], 0.75 * one[layer] + 0.25 * two[layer])
-    with pytest.raises(ValueError, match="2 style images but 1"):
-        _targets(vgg, content_tensor, [style_tensor, flipped], StyleConfig(style_blend_weights=(1.0,)))
 
 
 def test_a_nan_loss_stops_the_run_with_a_clear_error(content_tensor, style_tensor, vgg):
@@ -114,6 +99,7 @@ def test_every_init_mode_of_the_config_has_an_initializer(content_tensor):
         assert image.shape == content_tensor.shape and 0 <= image.min() and image.max() <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_each_iteration_is_exactly_one_evaluation(content_tensor, style_tensor, vgg, optimizer):
     evaluations = []

@@ -17,7 +17,7 @@ from impasto.web.app import create_app
 from impasto.web.jobs import FINISHED
 from impasto.web.settings import ServerSettings
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TINY = {"size": "64", "iterations": "8"}
 
 

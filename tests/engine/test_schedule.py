@@ -9,7 +9,7 @@ from impasto.engine.schedule import SCALE_FACTOR, Scale, fit_long_side, scale_si
 
 @pytest.mark.parametrize(("width", "height"), [(1024, 768), (768, 1024), (1000, 1000), (4000, 1000), (33, 2000)])
 @pytest.mark.parametrize(("size", "start"), [(2048, 512), (4096, 128), (1000, 999), (724, 256)])
-def test_ladder_is_monotone_and_ends_exactly_at_the_target_with_the_content_aspect(width, height, size, start):
+def test_scales_grow_monotonically_and_end_exactly_at_the_target_with_the_content_aspect(width, height, size, start):
     sizes = scale_sizes(width, height, size, start)
     assert sizes[-1] == fit_long_side(width, height, size)
     long_sides = [max(s) for s in sizes]
@@ -22,19 +22,19 @@ def test_ladder_is_monotone_and_ends_exactly_at_the_target_with_the_content_aspe
         assert w / h == pytest.approx(width / height, rel=0.05)  # rounding of small sides only
 
 
-def test_ladder_rungs_for_a_print_size_run():
+def test_the_scales_of_a_print_size_run():
     assert [max(s) for s in scale_sizes(1024, 768, 2048, 512)] == [512, 724, 1024, 1448, 2048]
     assert scale_sizes(1024, 768, 512, 512) == [(512, 384)]  # start == size: one scale
     assert scale_sizes(1024, 768, 512, 1024) == [(512, 384)]
     assert scale_sizes(1024, 768, 2048, None) == [(2048, 1536)]
 
 
-def test_ladder_stops_before_a_short_side_under_the_network_minimum():
+def test_scales_stop_before_a_short_side_under_the_network_minimum():
     sizes = scale_sizes(4000, 1000, 1024, 64)  # 4:1 -- 128 px long is 32 short, 91 would be 23
     assert min(sizes[0]) >= MIN_SIZE and min(scale_sizes(4000, 1000, 1024, 64)[0]) == 32
 
 
-def test_plan_scales_iterations_and_style_sizes():
+def test_scales_for_gives_iterations_and_style_sizes():
     config = StyleConfig(size=1024, start_size=512, iterations=100, scale_iterations=30, style_scale=0.5)
     scales = scales_for(1024, 768, config)
     assert [(s.width, s.height) for s in scales] == [(512, 384), (724, 543), (1024, 768)]
