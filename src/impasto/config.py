@@ -266,6 +266,10 @@ _DEFAULT_WEIGHTING: dict[str, Callable[[StyleConfig, str], float]] = {
 
 def _validate(c: StyleConfig) -> None:
     """Every field against its metadata (fields.check_fields), then what spans fields."""
+    if c.style_layer_weights is not None and len(c.style_layer_weights) != len(c.style_layers):
+        raise ValueError(
+            f"style_layer_weights has {len(c.style_layer_weights)} values for {len(c.style_layers)} style layers"
+        )
     check_fields(c)
     if c.style_layer_weighting == "paper" and c.style_loss != "gram" and c.style_layer_weights is None:
         raise ValueError(
@@ -283,13 +287,8 @@ def _validate(c: StyleConfig) -> None:
             raise ValueError(f"{name} must name at least one VGG19 layer")
         if len(set(layers)) != len(layers):
             raise ValueError(f"{name} names a layer twice: {', '.join(layers)}")
-    if c.style_layer_weights is not None:
-        if len(c.style_layer_weights) != len(c.style_layers):
-            raise ValueError(
-                f"style_layer_weights has {len(c.style_layer_weights)} values for {len(c.style_layers)} style layers"
-            )
-        if sum(c.style_layer_weights) <= 0:
-            raise ValueError(f"style_layer_weights must have a positive sum; got {c.style_layer_weights}")
+    if c.style_layer_weights is not None and sum(c.style_layer_weights) <= 0:
+        raise ValueError(f"style_layer_weights must have a positive sum; got {c.style_layer_weights}")
     if c.style_blend_weights is not None and sum(c.style_blend_weights) <= 0:
         raise ValueError(f"style_blend_weights must have a positive sum; got {c.style_blend_weights}")
 

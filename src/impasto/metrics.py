@@ -37,10 +37,12 @@ def sliced_wasserstein(
 ) -> float:
     """Sliced W2 between samples x (N, C) and reference y (M, C), in units of y's projected std."""
     generator = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(x.shape[1], directions, generator=generator, dtype=torch.float64)
+    dirs = torch.randn(x.shape[1], directions, generator=generator, dtype=torch.float64).to(
+        x.device
+    )  # seeded on the CPU
     dirs /= dirs.norm(dim=0, keepdim=True)
     px, py = x.double() @ dirs, y.double() @ dirs  # (N, D), (M, D)
-    levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
+    levels = (torch.arange(quantiles, dtype=torch.float64, device=x.device) + 0.5) / quantiles
     qx = torch.quantile(px, levels, dim=0)  # (Q, D)
     qy = torch.quantile(py, levels, dim=0)
     w2 = (qx - qy).pow(2).mean(0).sqrt()  # (D,)
@@ -49,15 +51,19 @@ def sliced_wasserstein(
 
 def laplacian_energy(image: torch.Tensor) -> float:
     """Mean |Laplacian| of the luminance of a (1, 3, H, W) image in [0, 1]."""
-    luma = (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+    luma = (image * image.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    kernel = image.new_tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
     return float(F.conv2d(luma, kernel).abs().mean())
 
 
 def grey(image: torch.Tensor) -> torch.Tensor:
     """A (1, 3, H, W) image's luminance (or a (1, 1, H, W) luminance) as three equal channels, so
     that the metrics compare brightness structure alone."""
-    y = image if image.shape[1] == 1 else (image * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+    y = (
+        image
+        if image.shape[1] == 1
+        else (image * image.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+    )
     return y.expand(-1, 3, -1, -1)
 
 

@@ -68,7 +68,8 @@ def test_docs_option_table_is_the_generated_one():
 def _below_minimum(name: str):
     meta, kind = FIELDS[name].metadata, number_kind(StyleConfig, name)
     low = meta["minimum"] if meta["strict"] else (meta["minimum"] - 1 if kind is int else meta["minimum"] - 1e-3)
-    return (low,) if is_tuple(StyleConfig, name) else low
+    # a tuple as long as the style layers, so that only its items are wrong
+    return (low,) * len(StyleConfig().style_layers) if is_tuple(StyleConfig, name) else low
 
 
 @pytest.mark.parametrize("name", [n for n, f in FIELDS.items() if f.metadata["minimum"] is not None])

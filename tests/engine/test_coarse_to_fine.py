@@ -72,3 +72,31 @@ def test_loss_falls_at_each_scale(content_path, style_path):
     for scale in (1, 2, 3):
         losses = [p.loss for p in seen if p.scale == scale]
         assert losses[-1] < losses[0]
+
+
+def test_adam_hands_on_its_moments_and_no_earlier_scale_stays_alive(content_path, style_path, monkeypatch):
+    import gc
+    import weakref
+
+    from impasto.engine.optimizers import ClampedAdam
+
+    made: list[weakref.ref] = []
+    init = ClampedAdam.__init__
+
+    def tracked(self, image, lr, moments=None):
+        init(self, image, lr, moments)
+        made.append((weakref.ref(self), moments is not None))
+
+    monkeypatch.setattr(ClampedAdam, "__init__", tracked)
+    alive: dict[int, int] = {}
+
+    def count(p: Progress) -> None:
+        gc.collect()
+        alive.setdefault(p.scale, sum(ref() is not None for ref, _ in made))
+
+    config = StyleConfig(
+        size=128, start_size=64, iterations=3, scale_iterations=2, optimizer="adam", learning_rate=0.02
+    )
+    api.render(api.prepare(content_path, [style_path], config=config), callback=count)
+    assert [warm for _, warm in made] == [False, True, True]  # each later scale starts from the last one's moments
+    assert alive == {1: 1, 2: 1, 3: 1}  # the previous scale's optimizer (image, grad, moments) is gone

@@ -45,7 +45,9 @@ def test_adam_warm_start_carries_resized_moments_and_step():
     for _ in range(3):
         first.step(closure)
     bigger = torch.rand(1, 3, 16, 16, requires_grad=True)
-    second = make_optimizer(bigger, StyleConfig(optimizer="adam", learning_rate=0.01), history=1, previous=first)
+    moments = first.moments_at((16, 16))
+    second = make_optimizer(bigger, StyleConfig(optimizer="adam", learning_rate=0.01), history=1, moments=moments)
+    assert first.moments_at((16, 16))["exp_avg"] is not moments["exp_avg"]  # a resized copy each time
     state = second.adam.state[bigger]
     assert float(state["step"]) == 3
     assert state["exp_avg"].shape == (1, 3, 16, 16)

@@ -49,16 +49,16 @@ class Criterion:
         return list(dict.fromkeys([*self.content_targets, *self.layer_weights]))
 
     def content_term(self, features: Mapping[str, torch.Tensor], tile: Tile | None = None) -> torch.Tensor:
-        """L_content = Σ_layers content_loss: of the whole image, or a tile's share of it (the
-        tiles' weights sum to 1 at every pixel, so their shares add up to the whole). Unweighted."""
+        """α·L_content, L_content = Σ_layers content_loss: of the whole image, or a tile's share of
+        it (the tiles' weights sum to 1 at every pixel, so their shares add up to the whole)."""
         if tile is None:
-            return sum(content_loss(features[k], t) for k, t in self.content_targets.items())
+            return self.content_weight * sum(content_loss(features[k], t) for k, t in self.content_targets.items())
         return sum(
             content_loss(
                 features[k],
                 window(t, tile, k, features[k].shape[-2:]),
                 mask_at(tile.weight.to(features[k].device), k, features[k].shape[-2:]),
-                count=t.numel(),
+                scale=self.content_weight / t.numel(),  # one factor: the same rounding whatever α
             )
             for k, t in self.content_targets.items()
         )
@@ -81,7 +81,7 @@ class Criterion:
         ]
         terms = torch.stack(
             [
-                self.content_weight * self.content_term(features),
+                self.content_term(features),
                 self.style_term(moments, image.device),
                 self.tv_term(image),
             ]
@@ -110,7 +110,7 @@ class Criterion:
             surrogate = style_surrogate(
                 features, tile, grads, self.regions, need_mean=self.kind.needs_mean, device=image.device
             )
-            share = self.content_weight * self.content_term(features, tile)
+            share = self.content_term(features, tile)
             (surrogate + share).backward()
             grad[..., tile.top : tile.bottom, tile.left : tile.right] += piece.grad
             content += share.detach()

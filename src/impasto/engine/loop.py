@@ -150,15 +150,21 @@ def _closure(
 
 
 def _optimize_scale(
-    run: _Run, scale: Scale, footprint: Footprint, inputs: ScaleInputs, start: torch.Tensor, adam: ClampedAdam | None
+    run: _Run,
+    scale: Scale,
+    footprint: Footprint,
+    inputs: ScaleInputs,
+    start: torch.Tensor,
+    moments: dict[str, torch.Tensor] | None,
 ) -> tuple[torch.Tensor, ClampedAdam | None]:
-    """Optimize one scale from `start` (a fresh network image, taken over). Returns its result and,
-    for Adam, the optimizer whose moments the next scale carries on."""
+    """Optimize one scale from `start` (a fresh network image, taken over) and, for Adam, the last
+    scale's moments at this size. Returns its result and, for Adam, the optimizer, whose moments
+    the next scale carries on."""
     config, clock = run.config, run.clock
     regions = style_regions(run.model, inputs, run.colors, config, run.dtype, tile=footprint.tile)
     criterion = criterion_for(run.model, run.colors.content(inputs.content), regions, config, run.dtype, footprint.tile)
     image = start.detach().requires_grad_(True)
-    optimizer = make_optimizer(image, config, history=footprint.history, previous=adam)
+    optimizer = make_optimizer(image, config, history=footprint.history, moments=moments)
     cost = step_cost(scale, footprint)
     host = HostCopy(3, image.device)
     closure = _closure(criterion, image, scale, footprint, config.seed + scale.index, host)
@@ -229,13 +235,16 @@ def optimize_scales(
     start = initial_image(
         colors.content(inputs.content), first if isinstance(first, str) else colors.content(first), config.seed
     )
-    image, adam = None, None
+    image, adam, moments = None, None, None
     for index, (scale, footprint) in enumerate(scales):
         if index:
             inputs = inputs_at(scale)
             start = upsample(image, (scale.height, scale.width))
-        image = None  # the last scale's result is not needed once upsampled
-        image, adam = _optimize_scale(run, scale, footprint, inputs, start, adam)
+            moments = adam.moments_at((scale.height, scale.width)) if adam is not None else None
+        # The last scale's result and optimizer are not needed once carried over.
+        image, adam = None, None
+        image, adam = _optimize_scale(run, scale, footprint, inputs, start, moments)
+        moments = None
         final_content = inputs.content
         del inputs, start
         release_free_memory()  # the finished scale's buffers must not add to the next one's peak

@@ -27,22 +27,29 @@ def resize_state(state: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 class ClampedAdam:
-    """torch's Adam, then a clamp to [0, 1] after each step (as crowsonkb/style-transfer-pytorch)."""
+    """torch's Adam, then a clamp to [0, 1] after each step (as crowsonkb/style-transfer-pytorch).
 
-    def __init__(self, image: torch.Tensor, lr: float, previous: ClampedAdam | None = None):
+    moments: a warm start, the last scale's state at this image's size (`moments_at`).
+    """
+
+    def __init__(self, image: torch.Tensor, lr: float, moments: dict[str, torch.Tensor] | None = None):
         self.image, self.adam = image, torch.optim.Adam([image], lr=lr)
-        if previous is not None:  # warm start: the moments follow the image to its new size
-            old = previous.adam.state.get(previous.image)
-            if old:
-                size = tuple(image.shape[-2:])
-                # The losses are means over positions, so a pixel's gradient scales as 1/pixels:
-                # the first moment follows by that ratio, the second by its square.
-                ratio = previous.image[0, 0].numel() / image[0, 0].numel()
-                self.adam.state[image] = {
-                    "step": old["step"].clone(),
-                    "exp_avg": resize_state(old["exp_avg"], size).mul_(ratio),
-                    "exp_avg_sq": resize_state(old["exp_avg_sq"], size).mul_(ratio * ratio),
-                }
+        if moments:
+            self.adam.state[image] = moments
+
+    def moments_at(self, size: tuple[int, int]) -> dict[str, torch.Tensor] | None:
+        """This optimizer's state resized to (H, W), for the next scale's warm start; None before
+        the first step. The losses are means over positions, so a pixel's gradient scales as
+        1/pixels: the first moment follows by that ratio, the second by its square."""
+        old = self.adam.state.get(self.image)
+        if not old:
+            return None
+        ratio = self.image[0, 0].numel() / (size[0] * size[1])
+        return {
+            "step": old["step"].clone(),
+            "exp_avg": resize_state(old["exp_avg"], size).mul_(ratio),
+            "exp_avg_sq": resize_state(old["exp_avg_sq"], size).mul_(ratio * ratio),
+        }
 
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         loss = self.adam.step(closure)
@@ -51,15 +58,18 @@ class ClampedAdam:
         return loss
 
 
-def make_optimizer(image: torch.Tensor, config: StyleConfig, *, history: int, previous: Any = None) -> Any:
-    """The configured optimizer on `image`; Adam warm-starts from `previous` (the last scale's).
+def make_optimizer(
+    image: torch.Tensor, config: StyleConfig, *, history: int, moments: dict[str, torch.Tensor] | None = None
+) -> Any:
+    """The configured optimizer on `image`; Adam warm-starts from `moments` (the last scale's,
+    ClampedAdam.moments_at).
 
     Both keep the image in [0, 1]. Differs from Gatys et al. 2015: the paper leaves pixels
     unconstrained. L-BFGS starts afresh at each scale: its curvature pairs belong to the old size.
     """
     if config.optimizer == "lbfgs":
         return LBFGS(image, lr=config.learning_rate, history=history)
-    return ClampedAdam(image, config.learning_rate, previous if isinstance(previous, ClampedAdam) else None)
+    return ClampedAdam(image, config.learning_rate, moments)
 
 
 class IterateAverage:

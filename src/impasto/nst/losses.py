@@ -101,20 +101,20 @@ def weighted_moments(
 
 
 def content_loss(
-    features: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, *, count: int | None = None
+    features: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, *, scale: float | None = None
 ) -> torch.Tensor:
     """Mean squared feature difference: mean over B·C·H·W of (F - P)². Scalar, at least fp32.
 
     features, target: (B, C, H, W) of the same shape (the content layer, relu4_2 by default).
-    weight (1, 1, H, W) and count: a tile's share of the whole image's mean, Σ w·(F - P)² / count,
-    with count the whole image's B·C·H·W; the shares of tiles whose weights sum to 1 add up to it.
+    weight (1, 1, H, W) and scale: a tile's share, Σ w·(F - P)²·scale; with scale = α / (the whole
+    image's B·C·H·W), the shares of tiles whose weights sum to 1 add up to α times the mean.
     """
     if features.shape != target.shape:
         raise ValueError(f"content features {tuple(features.shape)} and target {tuple(target.shape)} differ in shape")
     squared = (at_least_fp32(features) - at_least_fp32(target)).pow(2)
     if weight is None:
         return squared.mean()
-    return (squared * weight).sum() / count
+    return (squared * weight).sum() * scale
 
 
 def style_layer_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 from ..config import MAX_SEED, MIN_SIZE, PRESETS, PreserveColor, StyleConfig
-from ..runtime import cache_dir
 
 MB = 1 << 20
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,}")
@@ -21,6 +20,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,}")
 
 def default_data_dir() -> Path:
     """`web` in impasto's cache folder (runtime.cache_dir: $IMPASTO_CACHE or the user's cache)."""
+    from ..runtime import cache_dir  # runtime imports torch: not for `impasto --help`
+
     return cache_dir() / "web"
 
 

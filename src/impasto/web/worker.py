@@ -69,7 +69,7 @@ class Worker(threading.Thread):
                 "step": p.step,
                 "total": p.total,
                 "scale": p.scale,
-                "scale_count": p.scale_count,
+                "scales": p.scale_count,  # the JSON keeps its name: clients read it
                 "width": p.width,
                 "height": p.height,
                 "done": round(p.done, 4),

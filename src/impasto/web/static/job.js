@@ -16,7 +16,7 @@ function describe(job) {
     case "running": {
       if (job.cancelling) return "Cancelling…";
       if (!p.step) return "Starting: loading the network…";
-      const scale = p.scale_count > 1 ? `scale ${p.scale}/${p.scale_count} (${p.width}×${p.height}) · ` : "";
+      const scale = p.scales > 1 ? `scale ${p.scale}/${p.scales} (${p.width}×${p.height}) · ` : "";
       const eta = p.eta !== undefined ? ` · ${clock(p.eta)} left` : "";
       return `Painting · ${scale}step ${p.step}/${p.total}${eta}`;
     }
