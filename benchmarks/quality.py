@@ -1,18 +1,9 @@
-"""Quality metrics of a stylized image against its content and style images (impasto.metrics),
-from files.
+"""Quality metrics of a stylized image against its content and style images, from files.
 
     python benchmarks/quality.py OUT CONTENT STYLE [STYLE ...] [--json]
 
-- content_rel: ‖F(out) - F(content)‖² / ‖F(content)‖² at relu4_2 (lower keeps more content).
-- style_gram:  mean over relu1_1..relu5_1 of ‖G(out) - G(style)‖² / ‖G(style)‖².
-- style_swd:   sliced Wasserstein-2 distance between the feature distributions of out and style at
-               relu1_1..relu4_1, per random direction in units of the style projection's std.
-- color_swd:   sliced Wasserstein-2 distance between the RGB pixel colours of out and content
-               (in units of the content's projected std; low keeps the photo's colours).
-- grain:       mean |Laplacian| of out's luminance over that of the content at the same size
-               (about 1 keeps the photo's sharpness; far above 1 is speckle, far below is blur).
-
-The same metrics of the content image itself (`*_content`) are printed as the baseline that a
+The metrics (content_rel, style_gram, style_swd, color_swd, grain) are impasto.metrics.score's;
+its module docstring defines them. The same metrics of the content image itself (`*_content`) are printed as the baseline that a
 stylization should beat. Several styles are compared as their pooled features and mean Gram.
 """
 

@@ -1,6 +1,6 @@
 """Do seeded fp32 runs give the same pixels as at another commit? (A refactoring's acceptance check.)
 
-    python benchmarks/same_pixels.py REV [--only NAME,...]
+    python benchmarks/same_pixels.py REV [--only NAME ...]
 
 Checks REV out into a temporary git worktree and runs the same small seeded fp32 jobs with its code
 and with this tree's, each in its own process: the CLI writes a PNG, the API returns the float
@@ -79,9 +79,9 @@ def _run(src: Path, name: str, folder: Path, masks: list[str]) -> tuple[torch.Te
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rev", help="the commit to compare with, e.g. HEAD~3 or a hash")
-    parser.add_argument("--only", default=None, help="comma-separated job names (default: all)")
+    parser.add_argument("--only", action="append", choices=list(JOBS), help="a job to run, repeatable (default: all)")
     args = parser.parse_args(argv)
-    names = args.only.split(",") if args.only else list(JOBS)
+    names = args.only or list(JOBS)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         subprocess.run(

@@ -1,6 +1,9 @@
+from typing import get_args
+
 import pytest
 import torch
 
+from impasto.config import ColorTransfer
 from impasto.nst import color
 from impasto.nst.color import (
     COLOR_TRANSFER_MODES,
@@ -198,7 +201,7 @@ def test_color_map_apply_is_affine_and_unclamped():
 
 
 def test_color_transfer_modes_are_exported():
-    assert COLOR_TRANSFER_MODES == ("symmetric", "cholesky", "pca")
+    assert COLOR_TRANSFER_MODES == ("symmetric", "cholesky", "pca") == get_args(ColorTransfer)
     assert set(color._MAP_SOLVERS) == set(COLOR_TRANSFER_MODES)
 
 

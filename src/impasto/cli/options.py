@@ -12,13 +12,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import typer
 from typer.core import TyperOption
 
 from ..config import StyleConfig
-from ..fields import Group, choices, is_tuple, number_kind
+from ..fields import choices, is_tuple, number_kind
 
 
 def finite(value: float | None) -> float | None:
@@ -118,8 +118,6 @@ API_ONLY: dict[str, str] = {
     "weights": "another VGG19 weights file, from Python (impasto.StyleConfig(weights=...))",
 }
 
-_GROUPS = get_args(Group)
-
 
 def _shown_default(f: dataclasses.Field) -> str:
     if f.metadata["default_text"]:
@@ -130,9 +128,9 @@ def _shown_default(f: dataclasses.Field) -> str:
 
 def config_parameters() -> list[inspect.Parameter]:
     """One keyword parameter per StyleConfig field the command line offers, named after the field,
-    with default None (a field left out keeps the preset's value), in group order."""
+    with default None (a field left out keeps the preset's value), in field order."""
     params = []
-    for f in sorted(dataclasses.fields(StyleConfig), key=lambda f: _GROUPS.index(f.metadata["group"])):
+    for f in dataclasses.fields(StyleConfig):
         if f.name in API_ONLY:
             continue
         spelling = SPELLINGS.get(f.name, Spelling())

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import typer
 
 from ..config import INIT_MODES, MAX_SIZE, PRESETS, StyleConfig
+from ..fields import Group
 from .errors import fail
 from .options import config_overrides, config_parameters, style_mask_paths
 
@@ -147,7 +148,7 @@ def stylize(**values: Any) -> None:
 def _grouped(params: list[inspect.Parameter]) -> list[inspect.Parameter]:
     """The command's own options and the config's, in help-panel order (Output, Look, Control,
     Optimization, Run): typer lists the panels in the order it first meets them."""
-    order = [_OUT, _LOOK, _CTRL, "Optimization", _RUN]
+    order = [_OUT, *get_args(Group)]
 
     def panel(p: inspect.Parameter) -> int:
         name = getattr(p.default, "rich_help_panel", None)

@@ -14,6 +14,7 @@ this criterion against it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ class Criterion:
     tv_weight: float
     dtype: torch.dtype
 
-    @property
+    @functools.cached_property  # read at every step
     def layers(self) -> list[str]:
         """The layers one pass computes: content layers, then style layers, each once."""
         return list(dict.fromkeys([*self.content_targets, *self.layer_weights]))

@@ -165,7 +165,7 @@ def tiled_features(
     Each position is the blend of the tiles that weigh it, by their weights (which sum to 1), so
     that a position near one tile's margin leans on the tile it is central to.
     """
-    s = stride(layer)
+    s = stride(layer)  # the whole image's feature grid
     out: torch.Tensor | None = None
     with torch.no_grad():
         for tile in tiles:
@@ -173,9 +173,7 @@ def tiled_features(
             if out is None:
                 out = torch.zeros((*f.shape[:2], image.shape[-2] // s, image.shape[-1] // s), device=f.device)
             w = mask_at(tile.weight.to(image.device), layer, f.shape[-2:])
-            out[..., tile.top // s : tile.top // s + f.shape[-2], tile.left // s : tile.left // s + f.shape[-1]] += (
-                f * w
-            )
+            window(out, tile, layer, f.shape[-2:]).add_(f * w)
     return out.to(f.dtype)
 
 
