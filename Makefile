@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test test-fast lint bench bench-quick bench-web bench-profile clean
+.PHONY: install demo serve test test-fast lint bench bench-quick bench-quality bench-web bench-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --json bench.json
 	$(BIN)/python benchmarks/highres.py run --size 2048 --json bench-highres.json
 	$(BIN)/python benchmarks/web_load.py --json bench-web.json
+
+# The presets on the check pairs at 256 px (the default climbing from 128 px, as it climbs from 256
+# at 512): fine and large-scale style, content, grain and seconds per pair, and a contact sheet
+# (docs/presets.md). Reads ../shared/images.
+bench-quality: $(STAMP)
+	$(BIN)/python benchmarks/presets.py --pairs check --size 256 --presets "subtle;default+start_size=128;classic;gatys2015" \
+		--json benchmarks/results/presets.json --sheet benchmarks/results/contact-sheet.png
 
 # 20 jobs submitted at once to a real `impasto serve`, with the health endpoint timed meanwhile.
 bench-web: $(STAMP)

@@ -1,4 +1,4 @@
-"""The measured default style-layer weights of config.DEFAULT_LAYER_WEIGHTS, for every VGG19 layer.
+"""The measured default style-layer weights of layer_weights.DEFAULT_LAYER_WEIGHTS, for every VGG19 layer.
 
     python benchmarks/layer_weights.py [--size 384]
 

@@ -19,13 +19,16 @@ def test_lists_become_tuples():
     assert config.layer_weights() == {"relu1_1": 3}
 
 
-def test_layer_weights_default_to_balanced_and_none_means_one():
-    assert StyleConfig().layer_weights() == dict(zip(STYLE_LAYERS, (200.0, 2.0, 4.0, 0.1, 20.0)))
+def test_layer_weights_follow_the_weighting_and_zero_means_left_out():
+    assert StyleConfig().layer_weights() == dict.fromkeys(STYLE_LAYERS, 1.0)  # equal, the default
+    measured = StyleConfig(style_layer_weighting="measured")
+    assert measured.layer_weights() == dict(zip(STYLE_LAYERS, (200.0, 2.0, 4.0, 0.1, 20.0)))
     assert StyleConfig(style_layer_weights=None).layer_weights() == StyleConfig().layer_weights()
-    w2 = StyleConfig(style_loss="wasserstein").layer_weights()
-    assert list(w2) == list(STYLE_LAYERS) and w2 != StyleConfig().layer_weights()
-    # Any layer has a default weight, so a custom layer list needs no weights of its own.
-    assert StyleConfig(style_layers=("relu3_2", "pool4")).layer_weights() == {"relu3_2": 2.4, "pool4": 42}
+    w2 = StyleConfig(style_loss="wasserstein", style_layer_weighting="measured").layer_weights()
+    assert list(w2) == list(STYLE_LAYERS) and w2 != measured.layer_weights()
+    # Any layer has a measured weight, so a custom layer list needs no weights of its own.
+    custom = StyleConfig(style_layers=("relu3_2", "pool4"), style_layer_weighting="measured")
+    assert custom.layer_weights() == {"relu3_2": 2.4, "pool4": 42}
     assert list(StyleConfig(style_layer_weights=(1, 0, 1, 0, 1)).layer_weights()) == ["relu1_1", "relu3_1", "relu5_1"]
 
 
@@ -49,7 +52,12 @@ def test_layer_weights_default_to_balanced_and_none_means_one():
         ("preserve_color", "yes", ValueError, "preserve_color must be one of none, luminance, histogram"),
         ("color_transfer", "lab", ValueError, "color_transfer must be one of"),
         ("padding", "circular", ValueError, "padding must be one of"),
-        ("style_layer_weighting", "equal", ValueError, "style_layer_weighting must be one of measured, paper"),
+        (
+            "style_layer_weighting",
+            "balanced",
+            ValueError,
+            "style_layer_weighting must be one of measured, paper, equal",
+        ),
         ("style_layers", (), ValueError, "at least one"),
         ("style_layer_weights", (1.0, 2.0), ValueError, "2 values for 5 style layers"),
         ("style_blend_weights", (0.0, 0.0), ValueError, "positive sum"),
@@ -78,6 +86,41 @@ def test_presets_and_overrides():
     # The paper's α/β = 1e-3, on its sum-based content loss at 512 px (N = 512, M = 64·64).
     assert gatys.content_weight / gatys.style_weight == pytest.approx(1e-3 * 512 * 64 * 64 / 2)
     assert StyleConfig.preset() == StyleConfig()
-    assert set(PRESETS) == {"default", "gatys2015"}
+    assert list(PRESETS) == ["default", "subtle", "classic", "gatys2015"]
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         StyleConfig.preset("fast")
+
+
+def test_subtle_is_the_former_default():
+    subtle = StyleConfig.preset("subtle")
+    former = {
+        "start_size": 512,
+        "iterations": 150,
+        "scale_iterations": 60,
+        "scale_decay": 1.0,
+        "stop_tolerance": 0.0,
+        "content_weight": 1.0,
+        "style_weight": 20.0,
+        "loss_normalization": "none",
+        "init": "content",
+        "ema_decay": 0.9,
+    }
+    assert {k: getattr(subtle, k) for k in former} == former
+    assert subtle.layer_weights() == {"relu1_1": 200, "relu2_1": 2, "relu3_1": 4, "relu4_1": 0.1, "relu5_1": 20}
+
+
+def test_classic_is_jcjohnson_neural_style():
+    classic = StyleConfig.preset("classic")
+    assert (classic.init, classic.content_weight, classic.style_weight) == ("noise", 5.0, 100.0)
+    assert set(classic.layer_weights().values()) == {1.0} and len(classic.layer_weights()) == 5
+    assert classic.loss_normalization == "none" and classic.optimizer == "lbfgs"
+    assert classic.stop_tolerance > 0 and classic.iterations == 1000  # runs until the loss settles
+
+
+def test_the_default_normalizes_its_losses_and_climbs_from_a_lower_start():
+    default = StyleConfig()
+    assert default.loss_normalization == "all" and set(default.layer_weights().values()) == {1.0}
+    assert default.start_size < 512 and 0 < default.scale_decay < 1 and default.stop_tolerance > 0
+    # The paper's preset keeps its absolute losses and its fixed number of iterations.
+    gatys = StyleConfig.preset("gatys2015")
+    assert gatys.loss_normalization == "none" and gatys.stop_tolerance == 0 and gatys.iterations == 500

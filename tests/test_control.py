@@ -194,6 +194,8 @@ def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
         "relu1_1,relu3_1",
         "--style-layer-weights",
         "1,2",
+        "--loss-normalization",
+        "style",
         "-q",
     ]
     result = CliRunner().invoke(app, argv)
@@ -210,7 +212,7 @@ def test_every_control_option_reaches_a_real_cli_run(tmp_path, monkeypatch):
     assert (config.preserve_color, config.color_transfer, config.style_loss) == ("histogram", "pca", "wasserstein")
     assert (config.pooling, config.padding) == ("avg", "reflect")
     assert config.content_layers == ("relu4_2", "relu3_2") and config.style_layers == ("relu1_1", "relu3_1")
-    assert config.style_layer_weights == (1.0, 2.0)
+    assert config.style_layer_weights == (1.0, 2.0) and config.loss_normalization == "style"
     # Every option of the Control group was given a value of its own above, and kept it.
     control = [f.name for f in dataclasses.fields(StyleConfig) if f.metadata["group"] == "Control"]
     control = [name for name in control if name not in API_ONLY]

@@ -40,6 +40,7 @@ def test_score_of_the_content_itself_against_a_painting(vgg, small_content, styl
     assert same["content_rel"] == 0.0 and same["grain"] == pytest.approx(1.0)
     assert same["style_swd"] > 0.2  # a photo is far from Starry Night's statistics
     assert painting["style_swd"] < same["style_swd"] and painting["content_rel"] > 0.5
+    assert painting["style_deep"] < same["style_deep"] and painting["style_fine"] < same["style_fine"]
 
 
 @pytest.mark.slow  # benchmarks/quality.py in a subprocess, which imports torch

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from .fields import check_fields, option
+from .layer_weights import DEFAULT_LAYER_WEIGHTS
 from .nst.layers import LAYER_NAMES, Padding, Pooling, channels
+from .presets import PRESETS
 
 Optimizer = Literal["lbfgs", "adam"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "bf16"]
-PresetName = Literal["default", "gatys2015"]
+PresetName = Literal["default", "subtle", "classic", "gatys2015"]
 InitMode = Literal["content", "noise"]  # or the path of an image
 INIT_MODES: tuple[str, ...] = get_args(InitMode)
 StyleLoss = Literal["gram", "wasserstein"]
@@ -25,96 +27,12 @@ PreserveColor = Literal["none", "luminance", "histogram"]
 ColorTransfer = Literal["symmetric", "cholesky", "pca"]
 # How style layers are weighted when style_layer_weights is None: "measured", each layer's default
 # of DEFAULT_LAYER_WEIGHTS; "paper", Gatys et al. 2015's w_l = 1/5 on E_l, i.e. N_l²/20 on our
-# mean-normalized Gram loss (nst/losses.py), for whichever layers are chosen.
-LayerWeighting = Literal["measured", "paper"]
+# mean-normalized Gram loss (nst/losses.py), for whichever layers are chosen; "equal", 1 each, as
+# jcjohnson/neural-style weighs them.
+LayerWeighting = Literal["measured", "paper", "equal"]
+LossNormalization = Literal["none", "style", "all"]
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-
-# Default weight of each layer as a style layer, per style loss, when style_layer_weights is None.
-# Differs from Gatys et al. 2015 (equal weights): a layer's weight balances its typical loss between
-# a photo and a painting (benchmarks/layer_weights.py: Tübingen against The Starry Night and The
-# Scream at 384 px), so that each contributes about the same and relu4_1 does not drown the rest;
-# block 5 weighs 1/32 of that, as the tuned relu5_1 does. Any layer of `impasto layers` has one.
-DEFAULT_LAYER_WEIGHTS: dict[str, dict[str, float]] = {
-    "gram": {
-        "conv1_1": 130,
-        "relu1_1": 200,
-        "conv1_2": 0.43,
-        "relu1_2": 0.43,
-        "pool1": 0.2,
-        "conv2_1": 0.57,
-        "relu2_1": 2,
-        "conv2_2": 0.37,
-        "relu2_2": 1.5,
-        "pool2": 0.17,
-        "conv3_1": 0.38,
-        "relu3_1": 4,
-        "conv3_2": 1.1,
-        "relu3_2": 2.4,
-        "conv3_3": 0.16,
-        "relu3_3": 0.15,
-        "conv3_4": 0.017,
-        "relu3_4": 0.016,
-        "pool3": 0.0052,
-        "conv4_1": 0.015,
-        "relu4_1": 0.1,
-        "conv4_2": 0.018,
-        "relu4_2": 0.5,
-        "conv4_3": 0.08,
-        "relu4_3": 9.2,
-        "conv4_4": 0.37,
-        "relu4_4": 500,
-        "pool4": 42,
-        "conv5_1": 0.12,
-        "relu5_1": 20,
-        "conv5_2": 1.4,
-        "relu5_2": 440,
-        "conv5_3": 23,
-        "relu5_3": 11000,
-        "conv5_4": 180,
-        "relu5_4": 4.5e06,
-        "pool5": 700000,
-    },
-    "wasserstein": {
-        "conv1_1": 33,
-        "relu1_1": 70,
-        "conv1_2": 3.4,
-        "relu1_2": 4.1,
-        "pool1": 3.1,
-        "conv2_1": 1.7,
-        "relu2_1": 4.8,
-        "conv2_2": 1.1,
-        "relu2_2": 2.5,
-        "pool2": 1.2,
-        "conv3_1": 0.56,
-        "relu3_1": 1.9,
-        "conv3_2": 0.8,
-        "relu3_2": 1.8,
-        "conv3_3": 0.52,
-        "relu3_3": 0.69,
-        "conv3_4": 0.13,
-        "relu3_4": 0.17,
-        "pool3": 0.11,
-        "conv4_1": 0.047,
-        "relu4_1": 0.14,
-        "conv4_2": 0.053,
-        "relu4_2": 0.21,
-        "conv4_3": 0.11,
-        "relu4_3": 0.67,
-        "conv4_4": 0.4,
-        "relu4_4": 3.2,
-        "pool4": 1.2,
-        "conv5_1": 0.022,
-        "relu5_1": 0.14,
-        "conv5_2": 0.081,
-        "relu5_2": 0.6,
-        "conv5_3": 0.34,
-        "relu5_3": 3.1,
-        "conv5_4": 1.8,
-        "relu5_4": 53,
-        "pool5": 25,
-    },
-}
 
 # VGG19 pools 4 times before relu5_1: at 32 px on the short side its Gram matrix still has 2x2
 # positions to average; below that the deepest style layer degenerates. Inputs and outputs alike.
@@ -140,17 +58,34 @@ class StyleConfig:
 
     size: int = option(512, "Longest side of the output, in px.", "Look", minimum=MIN_SIZE)
     # Coarse-to-fine (engine/schedule.py): scales from start_size up to size, √2 apart. The first
-    # scale paints for `iterations` steps, each later one refines for `scale_iterations`.
+    # scale paints for `iterations` steps; the next refines for `scale_iterations`, and each later
+    # one for scale_decay times the one before (budgets fall as pixels grow: docs/presets.md).
     start_size: int | None = option(
-        512,
+        256,
         "First scale's longest side; scales grow by √2 up to size (≥ size: one scale).",
         "Look",
         minimum=MIN_SIZE,
     )
-    iterations: int = option(
-        150, "Loss evaluations (forward + backward) at the first scale.", "Optimization", minimum=0
+    iterations: int = option(200, "Step budget of the first scale (loss evaluations).", "Optimization", minimum=0)
+    scale_iterations: int = option(100, "Step budget of the second scale.", "Optimization", minimum=0)
+    scale_decay: float = option(
+        0.6,
+        "Each later scale's budget is the one before times this.",
+        "Optimization",
+        minimum=0,
+        maximum=1,
+        strict=True,
     )
-    scale_iterations: int = option(60, "Loss evaluations at each later scale.", "Optimization", minimum=0)
+    # The stopping rule of engine/stopping.py: a scale stops before its budget once settled.
+    stop_tolerance: float = option(
+        1e-3,
+        "Stop a scale once its loss improved by less than this share over stop_window steps; 0: never early.",
+        "Optimization",
+        minimum=0,
+        maximum=1,
+    )
+    stop_window: int = option(20, "Steps over which stop_tolerance is judged.", "Optimization", minimum=1)
+    min_iterations: int = option(50, "Steps every scale takes before it may stop early.", "Optimization", minimum=0)
     # The average is the scale's result and seeds the next one; 0.9 measured best (docs/benchmarks.md).
     ema_decay: float = option(
         0.9, "Average the iterates (bias-corrected EMA); 0 is off.", "Optimization", minimum=0, maximum=0.9999
@@ -161,21 +96,35 @@ class StyleConfig:
     )
     lbfgs_history: int = option(20, "L-BFGS curvature pairs (2 image copies each).", "Optimization", minimum=1)
     init: str = option("content", "Start from the photo, noise or an image (a path).", "Look")
-    content_weight: float = option(1.0, "α, how much of the photo stays.", "Look", minimum=0)
-    style_weight: float = option(20.0, "β, how strongly to paint.", "Look", minimum=0)
+    content_weight: float = option(
+        1.0, "α, how much of the photo stays (on the absolute content loss, unless normalized).", "Look", minimum=0
+    )
+    style_weight: float = option(
+        2.0, "β, how strongly to paint; with loss normalization, alike on every painting.", "Look", minimum=0
+    )
     # 0 measured best with content init (docs/benchmarks.md).
     tv_weight: float = option(0.0, "Total variation smoothing.", "Look", minimum=0)
     content_layers: tuple[str, ...] = option(
         ("relu4_2",), "VGG19 layers for content ('impasto layers'); their losses add up.", "Control"
     )
     style_layers: tuple[str, ...] = option(STYLE_LAYERS, "VGG19 layers for style.", "Control")
-    # None: each layer's measured default for the style loss (DEFAULT_LAYER_WEIGHTS), which for the
-    # Gram loss and the default layers is 200, 2, 4, 0.1, 20.
+    # None: by style_layer_weighting; "equal" by default; "measured" takes each layer's default for
+    # the style loss (DEFAULT_LAYER_WEIGHTS: 200, 2, 4, 0.1, 20 for the Gram loss's default layers).
     style_layer_weights: tuple[float, ...] | None = option(
-        None, "One weight per style layer.", "Control", minimum=0, default_text="measured per layer"
+        None, "One weight per style layer.", "Control", minimum=0, default_text="by style_layer_weighting"
+    )
+    # Differs from Gatys et al. 2015: "style" divides each style layer's loss by its target's
+    # squared size (nst/style_losses.py), so that β means the same on every painting; "all" also
+    # divides the content loss by its target's mean square, so that α means the same on every photo.
+    loss_normalization: LossNormalization = option(
+        "all",
+        "style: each style layer's loss relative to the painting's own statistics, so one style weight "
+        "paints every painting alike; all: the content loss too, relative to the photo's; none: "
+        "absolute, as in the paper.",
+        "Control",
     )
     style_layer_weighting: LayerWeighting = option(
-        "measured", "Style layer weights when none are given: measured, or the paper's N²/20.", "Control"
+        "equal", "Style layer weights when none are given: equal (1 each), measured, or the paper's N²/20.", "Control"
     )
     # gram: Gatys et al. 2015. wasserstein: the Gaussian W2 distance between feature distributions
     # (mean and covariance), as in crowsonkb/style-transfer-pytorch. docs/control.md compares them.
@@ -261,6 +210,7 @@ def _paper_weight(config: StyleConfig, layer: str) -> float:
 _DEFAULT_WEIGHTING: dict[str, Callable[[StyleConfig, str], float]] = {
     "measured": lambda config, layer: DEFAULT_LAYER_WEIGHTS[config.style_loss][layer],
     "paper": _paper_weight,
+    "equal": lambda config, layer: 1.0,
 }
 
 
@@ -291,28 +241,3 @@ def _validate(c: StyleConfig) -> None:
         raise ValueError(f"style_layer_weights must have a positive sum; got {c.style_layer_weights}")
     if c.style_blend_weights is not None and sum(c.style_blend_weights) <= 0:
         raise ValueError(f"style_blend_weights must have a positive sum; got {c.style_blend_weights}")
-
-
-# Gatys et al. 2015 in our normalization (see nst/losses.py): the paper's loss is
-#   α·½Σ(F-P)² + β·Σ_l ⅕·Σ(G-A)²/(4N²M²)  =  α·(N·M/2)·content_loss + β·Σ_l (N_l²/20)·style_layer_loss.
-# The paper uses α/β = 1e-3 (Fig. 2) on images of about 512 px, where relu4_2 has N = 512 channels and
-# M = 64·64 positions. Dividing the whole loss by the same constant changes nothing but its scale.
-_GATYS_ALPHA_OVER_BETA = 1e-3
-_GATYS_CONTENT_FACTOR = 512 * 64 * 64 / 2
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "gatys2015": {
-        "init": "noise",  # white noise, as in the paper
-        "optimizer": "lbfgs",
-        # The paper replaces max pooling by average pooling; ours is rescaled (vgg.AVG_POOL_SCALE).
-        "pooling": "avg",
-        "content_weight": _GATYS_ALPHA_OVER_BETA * _GATYS_CONTENT_FACTOR,
-        "style_weight": 1.0,
-        "tv_weight": 0.0,  # the paper has no smoothness prior
-        "style_layer_weighting": "paper",  # w_l = 1/5 on E_l, for whichever style layers are chosen
-        "iterations": 500,
-        "start_size": None,  # one scale
-        "ema_decay": 0.0,  # the last iterate
-    },
-}

@@ -76,3 +76,29 @@ def test_bad_max_memory_is_one_line(tmp_path, content_path, style_path, text):
     )
     assert result.exit_code == 2 and "--max-memory" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dry_run_shows_the_default_plan_its_budgets_and_stopping_rule(tmp_path, content_path, style_path, monkeypatch):
+    """The plan alone, fast: the calibration (a real run, timed in the slow test above) is fixed."""
+    import impasto.api
+    from impasto.config import StyleConfig
+    from impasto.engine.schedule import scales_for
+
+    monkeypatch.setattr(impasto.api, "calibrate", lambda run, **_: 1e-6)
+    out = tmp_path / "print.png"
+    args = ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "2048", "--dry-run"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    expected = scales_for(1024, 768, StyleConfig(size=2048))
+    assert len(expected) == 7 and f"{len(expected)}/{len(expected)}" in text
+    for scale in expected:
+        row = next(line for line in text.splitlines() if f"{scale.width}x{scale.height}" in line)
+        assert f" {scale.iterations} " in row
+    assert "steps, at most" in text and "stops early once its loss improves by less than 0.001" in text
+    total = sum(s.iterations for s in expected)
+    assert f"total: {total} steps, at most" in text
+    assert not out.exists()
+    # A preset without the rule shows plain step counts and an estimate, not a bound.
+    fixed = CliRunner().invoke(app, [*args, "--preset", "subtle"], env={"COLUMNS": "160"})
+    assert fixed.exit_code == 0 and "at most" not in fixed.stdout and "total: 390 steps, about" in fixed.stdout

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def _render(content_path, style_path, **options):
     seen: list[Progress] = []
-    config = StyleConfig(size=128, start_size=64, iterations=6, scale_iterations=4, **options)
+    config = StyleConfig(size=128, start_size=64, iterations=6, scale_iterations=4, scale_decay=1.0, **options)
     image = api.render(api.prepare(content_path, [style_path], config=config), callback=seen.append)
     return image, seen
 

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from impasto.config import MIN_SIZE, StyleConfig
-from impasto.engine.schedule import SCALE_FACTOR, Scale, fit_long_side, scale_sizes, scales_for
+from impasto.engine.schedule import SCALE_FACTOR, Scale, budget, fit_long_side, scale_sizes, scales_for
 
 
 @pytest.mark.parametrize(("width", "height"), [(1024, 768), (768, 1024), (1000, 1000), (4000, 1000), (33, 2000)])
@@ -35,7 +35,9 @@ def test_scales_stop_before_a_short_side_under_the_network_minimum():
 
 
 def test_scales_for_gives_iterations_and_style_sizes():
-    config = StyleConfig(size=1024, start_size=512, iterations=100, scale_iterations=30, style_scale=0.5)
+    config = StyleConfig(
+        size=1024, start_size=512, iterations=100, scale_iterations=30, scale_decay=1.0, style_scale=0.5
+    )
     scales = scales_for(1024, 768, config)
     assert [(s.width, s.height) for s in scales] == [(512, 384), (724, 543), (1024, 768)]
     assert [s.iterations for s in scales] == [100, 30, 30]
@@ -47,3 +49,22 @@ def test_scales_for_gives_iterations_and_style_sizes():
 def test_scale_pixels():
     assert Scale(0, 30, 20, 5, 30).pixels == 600
     assert math.isclose(SCALE_FACTOR**2, 2)
+
+
+def test_budgets_fall_by_scale_decay_after_the_second_scale():
+    config = StyleConfig(size=2048, start_size=256, iterations=200, scale_iterations=100, scale_decay=0.5)
+    assert [s.iterations for s in scales_for(1024, 768, config)] == [200, 100, 50, 25, 12, 6, 3]
+    assert [budget(i, config) for i in range(3)] == [200, 100, 50]
+    # Never below one step, unless the later scales are switched off.
+    tiny = StyleConfig(scale_iterations=2, scale_decay=0.1)
+    assert [budget(i, tiny) for i in range(1, 5)] == [2, 1, 1, 1]
+    assert budget(3, StyleConfig(scale_iterations=0)) == 0
+
+
+def test_every_preset_spends_less_per_scale_as_pixels_grow_or_stays_flat():
+    from impasto.presets import PRESETS
+
+    for name in PRESETS:
+        config = StyleConfig.preset(name, size=2048)
+        later = [s.iterations for s in scales_for(1024, 768, config)][1:]
+        assert later == sorted(later, reverse=True), name

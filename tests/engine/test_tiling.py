@@ -3,7 +3,7 @@ import torch
 
 from impasto.config import StyleConfig
 from impasto.engine.color_modes import fit_color_mode
-from impasto.engine.criterion import criterion_for
+from impasto.engine.criterion import content_weight, criterion_for, layer_weights
 from impasto.engine.style_targets import ScaleInputs, style_regions
 from impasto.engine.tiling import (
     ALIGN,
@@ -57,10 +57,15 @@ def test_cuts_move_with_the_offset():
     assert a != b
 
 
-def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False):
+# The subtle preset's weighting: relu5_1, whose 156-px field is wider than the tiles' margins, weighs
+# little; under the default's equal relative weights it weighs as much as any layer (see below).
+_MEASURED = {"style_layer_weighting": "measured", "loss_normalization": "none"}
+
+
+def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False, weighting=None):
     from impasto.io.read import load_tensor
 
-    config = StyleConfig(precision=precision, style_loss=style_loss)
+    config = StyleConfig(precision=precision, style_loss=style_loss, **(_MEASURED if weighting is None else weighting))
     content, style = load_tensor(content_path, size), load_tensor(style_path, size)
     generator = torch.Generator().manual_seed(0)
     image = (content + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
@@ -85,23 +90,39 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("precision", "tolerance", "style_loss", "masked"),
-    [("fp32", 1e-3, "gram", False), ("bf16", 3e-2, "gram", False), ("fp32", 1e-3, "wasserstein", True)],
+    ("precision", "tolerance", "style_loss", "masked", "weighting"),
+    [
+        ("fp32", 1e-3, "gram", False, None),
+        ("bf16", 3e-2, "gram", False, None),
+        ("fp32", 1e-3, "wasserstein", True, None),
+        (
+            "fp32",
+            5e-3,
+            "gram",
+            False,
+            {},
+        ),  # the default's weights: relu5_1's share of the gradient is cut at the margins
+    ],
 )
 def test_tiled_loss_and_gradient_match_one_pass(
-    vgg, content_path, style_path, precision, tolerance, style_loss, masked
+    vgg, content_path, style_path, precision, tolerance, style_loss, masked, weighting
 ):
     """One criterion, two paths: two passes over 24 tiles, some of them inside the image on every
     side, give the loss and the gradient of one pass over the whole image (itself equal to the
-    losses computed by hand): for Gram and Wasserstein losses, with masks."""
-    config, content, image, regions = _reference(vgg, content_path, style_path, 384, precision, style_loss, masked)
-    dtype, weights, layer = _DTYPES[precision], config.layer_weights(), config.content_layers[0]
+    losses computed by hand): for Gram and Wasserstein losses, with masks, and the default's weights."""
+    config, content, image, regions = _reference(
+        vgg, content_path, style_path, 384, precision, style_loss, masked, weighting
+    )
+    dtype, layer = _DTYPES[precision], config.content_layers[0]
     kind = STYLE_LOSSES[style_loss]
     content_target = vgg(content, [layer], dtype=dtype)[layer]
+    # The default's relative losses: the weights divided by the targets' sizes (test_criterion.py).
+    weights = layer_weights(config, regions, kind)
+    alpha = content_weight(config, {layer: content_target})
 
     x = image.clone().requires_grad_(True)
     features = vgg(x, [layer, *weights], dtype=dtype)
-    c = config.content_weight * content_loss(features[layer], content_target)
+    c = alpha * content_loss(features[layer], content_target)
     moments = [region_moments(features, r.mask, list(weights), need_mean=kind.needs_mean) for r in regions]
     s = config.style_weight * regions_loss(moments, regions, weights, kind)
     (c + s).backward()

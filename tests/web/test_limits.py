@@ -91,7 +91,7 @@ def test_an_image_over_the_pixel_limit(server):
         ({"style_strength": "nan"}, "style_strength must be between 0.01 and 100.0; got nan"),
         ({"style_strength": "1000"}, "style_strength must be between 0.01 and 100.0; got 1000.0"),
         ({"preserve_color": "sepia"}, "preserve_color: Input should be 'none', 'luminance' or 'histogram'"),
-        ({"preset": "picasso"}, "preset must be one of default, gatys2015; got 'picasso'"),
+        ({"preset": "picasso"}, "preset must be one of default, subtle, classic, gatys2015; got 'picasso'"),
         ({"seed": "-1"}, "seed must be between 0 and 9223372036854775807; got -1"),
     ],
 )

@@ -20,14 +20,16 @@ def print_dry_run(run, schedule) -> int:
     console = Console(width=None if Console().is_terminal else 120)
     seconds_per_px = calibrate(run)
     table = Table(title=f"impasto plan: {run.config.size} px on {run.device}", title_justify="left")
-    for column in ("scale", "size", "steps", "style px", "passes", "L-BFGS pairs", "est. peak", "est. time"):
+    config = run.config
+    steps = "steps, at most" if config.stop_tolerance else "steps"
+    for column in ("scale", "size", steps, "style px", "passes", "L-BFGS pairs", "est. peak", "est. time"):
         table.add_column(column, justify="right")
     total_time, peak = 0.0, 0
     for scale, how in schedule:
         seconds = scale.iterations * step_cost(scale, how) * seconds_per_px
         total_time, peak = total_time + seconds, max(peak, how.peak_bytes)
         passes = "whole" if how.tile is None else f"~{how.passes} tiles of {how.tile}"
-        pairs = str(how.history) if run.config.optimizer == "lbfgs" else "-"
+        pairs = str(how.history) if config.optimizer == "lbfgs" else "-"
         table.add_row(
             f"{scale.index + 1}/{len(schedule)}",
             f"{scale.width}x{scale.height}",
@@ -39,14 +41,21 @@ def print_dry_run(run, schedule) -> int:
             _minutes(seconds),
         )
     console.print(table)
-    budget = run.config.max_memory or memory_budget(run.device)
+    budget = config.max_memory or memory_budget(run.device)
     console.print(
-        f"total: {sum(s.iterations for s, _ in schedule)} steps, about {_minutes(total_time)}, "
+        f"total: {sum(s.iterations for s, _ in schedule)} steps, "
+        + ("at most" if config.stop_tolerance else "about")
+        + f" {_minutes(total_time)}, "
         f"peak about {peak / GIB:.2f} GiB (budget {budget / GIB:.2f} GiB"
-        + ("" if run.config.max_memory else ", the default")
+        + ("" if config.max_memory else ", the default")
         + ")"
         + f"; calibrated at {seconds_per_px * 1e6:.2f} µs per pixel-step"
     )
+    if config.stop_tolerance:
+        console.print(
+            f"each scale stops early once its loss improves by less than {config.stop_tolerance:g} over "
+            f"{config.stop_window} steps, after at least {config.min_iterations}: the time is an upper bound"
+        )
     return 0
 
 

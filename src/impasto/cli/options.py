@@ -114,7 +114,7 @@ SPELLINGS: dict[str, Spelling] = {
 
 API_ONLY: dict[str, str] = {
     "lbfgs_history": "the memory plan shortens it as a scale needs (engine/memory.py); a research knob",
-    "style_layer_weighting": "the gatys2015 preset sets it; --style-layer-weights gives any weighting",
+    "style_layer_weighting": "the presets set it; --style-layer-weights gives any weighting",
     "weights": "another VGG19 weights file, from Python (impasto.StyleConfig(weights=...))",
 }
 

@@ -125,6 +125,35 @@ class Criterion:
         return terms.sum(), terms
 
 
+def content_weight(config: StyleConfig, targets: Mapping[str, torch.Tensor]) -> float:
+    """α, divided by the content targets' mean square when config.loss_normalization is "all"
+    (the mean over the content layers of each layer's mean square). Differs from Gatys et al. 2015
+    in that mode only: the content loss becomes relative to the photo's features."""
+    if config.loss_normalization != "all":
+        return config.content_weight
+    size = sum(float(t.float().pow(2).mean()) for t in targets.values()) / len(targets)
+    return config.content_weight / max(size, 1e-30)
+
+
+def layer_weights(config: StyleConfig, regions: Sequence[StyleRegion], kind: StyleLossKind) -> dict[str, float]:
+    """The style layers' weights of one scale: config.layer_weights(), each divided by its target's
+    size (the regions' share-weighted mean) when config.loss_normalization is "style" or "all".
+
+    Differs from Gatys et al. 2015, whose style loss is absolute: there a painting with small Gram
+    values paints more weakly under the same β (docs/presets.md).
+    """
+    weights = config.layer_weights()
+    if config.loss_normalization == "none":
+        return weights
+    normalized = {}
+    for layer, weight in weights.items():
+        sized = [(r.share, kind.size(r.targets[layer])) for r in regions if layer in r.targets]
+        total = sum(share for share, _ in sized)
+        size = sum(share * value for share, value in sized) / total if total else 1.0
+        normalized[layer] = weight / max(size, 1e-30)
+    return normalized
+
+
 def criterion_for(
     model: VGG19Features,
     content: torch.Tensor,
@@ -141,13 +170,14 @@ def criterion_for(
         else:
             tiles = cut_tiles(*content.shape[-2:], tile)
             targets = {k: tiled_features(model, content, k, tiles, dtype) for k in config.content_layers}
+    kind = STYLE_LOSSES[config.style_loss]
     return Criterion(
         model,
         targets,
         regions,
-        config.layer_weights(),
-        STYLE_LOSSES[config.style_loss],
-        config.content_weight,
+        layer_weights(config, regions, kind),
+        kind,
+        content_weight(config, targets),
         config.style_weight,
         config.tv_weight,
         dtype,

@@ -22,13 +22,14 @@ import torch
 from torch.nn import functional as F
 
 from ..config import INIT_MODES, StyleConfig
-from ..nst.vgg import VGG19Features
+from ..nst.vgg import VGG19Features, white_noise
 from ..runtime import HostCopy, release_free_memory, resolve_precision
 from .color_modes import ColorMode, fit_color_mode
 from .criterion import Criterion, criterion_for
 from .memory import Footprint, step_cost
 from .optimizers import ClampedAdam, IterateAverage, make_optimizer
 from .schedule import Scale
+from .stopping import StopRule
 from .style_targets import ScaleInputs, style_regions
 from .tiling import cut_tiles
 
@@ -63,9 +64,8 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def _noise(content: torch.Tensor, seed: int) -> torch.Tensor:
-    """Uniform white noise from `seed`, as in the paper (drawn on the CPU: the same on every device)."""
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    return torch.rand(content.shape, generator=generator).to(content)
+    """White noise from `seed` (nst/vgg.py's white_noise: drawn on the CPU, the same on every device)."""
+    return white_noise(tuple(content.shape), seed).to(content)
 
 
 # Contiguous whatever the content's layout, so the image, its gradient and the optimizer state
@@ -171,12 +171,18 @@ def _optimize_scale(
     # Differs from Gatys et al. 2015: the scale's result is the average of its last iterates
     # (crowsonkb/style-transfer-pytorch), which removes the last steps' speckle.
     average = IterateAverage(config.ema_decay) if config.ema_decay and scale.iterations else None
-    for _ in range(scale.iterations):
+    rule, losses = StopRule.of(config, scale.iterations), []
+    for step in range(1, scale.iterations + 1):
         optimizer.step(closure)
         content_term, style_term, tv_term = host.get()
         total = content_term + style_term + tv_term
+        losses.append(total)
         clock.steps += 1
         clock.work += cost
+        settled = rule.settled(losses)
+        if settled:  # the rest of the budget is not taken: the run's total shrinks
+            clock.total_steps -= scale.iterations - step
+            clock.total_work -= (scale.iterations - step) * cost
         if not math.isfinite(total):
             raise NonFiniteLossError(
                 f"loss became {total} at step {clock.steps} (content {content_term}, style {style_term}, "
@@ -203,6 +209,8 @@ def _optimize_scale(
                     done=clock.work / max(1, clock.total_work),
                 )
             )
+        if settled:
+            break
     result = average.value if average is not None else image.detach()
     if not torch.isfinite(result).all():  # the last step can break the image after its loss was read
         raise NonFiniteLossError(f"the image holds NaN or inf after step {clock.steps}")

@@ -20,7 +20,7 @@ SCALE_FACTOR = math.sqrt(2)
 
 @dataclass(frozen=True)
 class Scale:
-    """One scale of a run: the image is optimized at width x height for `iterations` steps."""
+    """One scale of a run: the image is optimized at width x height for at most `iterations` steps."""
 
     index: int  # 0-based
     width: int
@@ -49,15 +49,25 @@ def scale_sizes(width: int, height: int, size: int, start_size: int | None) -> l
     return [fit_long_side(width, height, side) for side in reversed(long_sides)]
 
 
-def scales_for(width: int, height: int, config: StyleConfig) -> list[Scale]:
-    """The scales of a run on a width x height content: sizes, iterations and style size each.
+def budget(index: int, config: StyleConfig) -> int:
+    """The step budget of scale `index` (0-based): config.iterations for the first, which paints;
+    config.scale_iterations for the second, which refines the upsampled result; each later one
+    config.scale_decay times the one before (rounded, at least 1 where scale_iterations is not 0).
 
-    The first scale paints (config.iterations steps); each later one refines the upsampled result
-    (config.scale_iterations steps). The style size follows each scale's long side times
-    style_scale, unless config.style_size fixes it.
+    Differs from Gatys et al. 2017, who refine for as long at every scale: a step costs twice the
+    pixels at each scale, and the later scales' steps buy less (docs/presets.md measures it).
+    """
+    if index == 0:
+        return config.iterations
+    steps = config.scale_iterations * config.scale_decay ** (index - 1)
+    return max(1, round(steps)) if config.scale_iterations else 0
+
+
+def scales_for(width: int, height: int, config: StyleConfig) -> list[Scale]:
+    """The scales of a run on a width x height content: sizes, step budget and style size each.
+
+    The style size follows each scale's long side times style_scale, unless config.style_size
+    fixes it. A scale may stop before its budget (engine/stopping.py).
     """
     sizes = scale_sizes(width, height, config.size, config.start_size)
-    return [
-        Scale(i, w, h, config.iterations if i == 0 else config.scale_iterations, config.style_size_at(max(w, h)))
-        for i, (w, h) in enumerate(sizes)
-    ]
+    return [Scale(i, w, h, budget(i, config), config.style_size_at(max(w, h))) for i, (w, h) in enumerate(sizes)]

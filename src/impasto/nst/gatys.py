@@ -8,7 +8,7 @@ is taken at the photo's size; the engine's Grams are per position, so its style 
 
 The engine (engine/criterion.py) takes means (nst/losses.py): with N channels and M positions,
 ½Σ(F−P)² = (N·M/2)·mean (F−P)² and E_l = (N²/4)·mean (Ĝ−Â)², Ĝ = G/(N·M). The gatys2015 preset
-(config.py) weighs content by c = _GATYS_ALPHA_OVER_BETA·_GATYS_CONTENT_FACTOR, each style layer by
+(presets.py) weighs content by c = _GATYS_ALPHA_OVER_BETA·_GATYS_CONTENT_FACTOR, each style layer by
 N_l²/20 = w_l·N_l²/4 and style by s = 1; so at one scale, without masks, in fp32, for any β,
 
     engine(x) = K·total_loss(x; α, β),  K = s/β,  α/β = (c/s)·2/(N·M) = 1e-3·(512·64·64)/(N·M),
@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .vgg import VGG19Features
+from .vgg import VGG19Features, white_noise
 
 CONTENT_LAYER = "relu4_2"  # the paper's conv4_2
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # conv1_1 ... conv5_1
@@ -73,11 +73,6 @@ def total_loss(
     targets p, a of `targets`. Its gradient on x (eqs. 2 and 6, back through VGG19) is autograd's."""
     f = model(x, LAYERS, dtype=x.dtype)  # {layer: (1, N_l, H_l, W_l)}
     return alpha * content_loss(f[CONTENT_LAYER], p) + beta * style_loss(f, a)
-
-
-def white_noise(shape: tuple[int, ...], seed: int) -> Tensor:
-    """The starting image: uniform noise in [0, 1], one value per pixel and channel."""
-    return torch.rand(shape, generator=torch.Generator().manual_seed(seed))  # (1, 3, H, W)
 
 
 def stylize(
