@@ -27,9 +27,9 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, content_path, styl
     )
     assert result.exit_code == 0, result.output
     text = result.stdout
-    for scale in ("512x384", "724x543", "1024x768", "1448x1086", "2048x1536", "2896x2172", "4096x3072"):
+    for scale in ("256x192", "362x272", "512x384", "724x543", "1024x768", "1448x1086", "2048x1536", "4096x3072"):
         assert scale in text
-    assert "7/7" in text and "tiles of" in text and "GiB" in text and "min" in text
+    assert "9/9" in text and "tiles of" in text and "GiB" in text and "min" in text
     assert "budget 6.00 GiB" in text and "µs per pixel-step" in text
     assert not out.exists()
     too_small = CliRunner().invoke(
