@@ -33,8 +33,9 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from impasto import StyleConfig, api, save_image
+from impasto.engine.stopping import StopRule
 from impasto.io.read import open_image, resize_long_side, to_tensor
-from impasto.metrics import score
+from impasto.metrics import score, view
 from impasto.nst.vgg import load_vgg19
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -115,10 +116,8 @@ def render(
 def _settling(losses: list[float], window: int = 20) -> float | None:
     """How much the scale's best loss still fell over its last `window` steps, relative (what
     engine/stopping.py compares with stop_tolerance); None for a scale shorter than that."""
-    if len(losses) <= window:
-        return None
-    before, recent = min(losses[:-window]), min(losses[-window:])
-    return round((before - recent) / abs(recent), 5)
+    bests = StopRule(window=window).bests(losses)
+    return None if bests is None else round((bests[0] - bests[1]) / abs(bests[1]), 5)
 
 
 def _crops(image: torch.Tensor, count: int, size: int = 512) -> list[tuple[int, int]]:
@@ -140,10 +139,8 @@ VIEW = 512  # long side of the downscaled result that a print's `view_*` metrics
 def view_metrics(image: torch.Tensor, content_path, style_path, model, long_side: int = VIEW) -> dict[str, float]:
     """The metrics of the result downscaled to `long_side`, against the photo and the painting at
     that size: the print seen whole."""
-    height, width = image.shape[-2:]
-    scale = long_side / max(height, width)
-    size = (round(height * scale), round(width * scale))
-    small = torch.nn.functional.interpolate(image, size=size, mode="bicubic", antialias=True).clamp(0, 1)
+    small = view(image, long_side)
+    size = tuple(small.shape[-2:])
     content = to_tensor(open_image(content_path).resize(size[::-1], resample=Image.Resampling.LANCZOS))
     style = to_tensor(resize_long_side(open_image(style_path), long_side))
     with torch.no_grad():

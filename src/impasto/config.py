@@ -19,7 +19,6 @@ from .presets import PRESETS
 Optimizer = Literal["lbfgs", "adam"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "bf16"]
-PresetName = Literal["default", "subtle", "classic", "gatys2015"]
 InitMode = Literal["content", "noise"]  # or the path of an image
 INIT_MODES: tuple[str, ...] = get_args(InitMode)
 StyleLoss = Literal["gram", "wasserstein"]

@@ -14,8 +14,8 @@
                (about 1 keeps the photo's sharpness; far above 1 is speckle, far below is blur).
 
 Several styles are compared as their pooled features and mean Gram. The sliced distances read at
-most 65536 positions per side (a seeded subset), so that a 2048-px result scores in seconds. Users may score their own
-results with `score`; benchmarks/quality.py is its command line (files in, a table out), and the
+most 65536 positions per side (a seeded subset), so that a 2048-px result scores in seconds.
+Users may score their own results with `score`; benchmarks/quality.py is its command line (files in, a table out), and the
 tests judge real runs with it. Imports torch and nst only.
 """
 
@@ -99,7 +99,7 @@ def sky_seam(image: torch.Tensor, band: int = 8) -> float:
     return float(steps[middle].max() / rest.median())
 
 
-def _view(image: torch.Tensor, long_side: int) -> torch.Tensor:
+def view(image: torch.Tensor, long_side: int) -> torch.Tensor:
     """A (1, 3, H, W) image with its long side at `long_side` (area-averaged when shrinking)."""
     height, width = image.shape[-2:]
     factor = long_side / max(height, width)
@@ -107,11 +107,12 @@ def _view(image: torch.Tensor, long_side: int) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=factor < 1).clamp(0, 1)
 
 
-def _swd(feats: dict, style_feats: list[dict], layers: tuple[str, ...]) -> list[float]:
-    return [
-        sliced_wasserstein(_positions(feats[layer]), torch.cat([_positions(sf[layer]) for sf in style_feats]))
+def _swd(feats: dict, style_feats: list[dict], layers: tuple[str, ...]) -> dict[str, float]:
+    """{layer: sliced W2 of the output's features against the styles' pooled ones}."""
+    return {
+        layer: sliced_wasserstein(_positions(feats[layer]), torch.cat([_positions(sf[layer]) for sf in style_feats]))
         for layer in layers
-    ]
+    }
 
 
 def score(
@@ -127,16 +128,15 @@ def score(
     for layer in STYLE_LAYERS:
         target = torch.stack([gram_matrix(sf[layer]) for sf in style_feats]).mean(0)
         gram_rel.append(float((gram_matrix(feats[layer]) - target).pow(2).sum() / target.pow(2).sum()))
-    swd = _swd(feats, style_feats, SWD_LAYERS)
-    fine = _swd(feats, style_feats, FINE_LAYERS)
-    deep = _swd(
-        model(_view(image, VIEW), DEEP_LAYERS), [model(_view(s, VIEW), DEEP_LAYERS) for s in styles], DEEP_LAYERS
-    )
+    swd = _swd(feats, style_feats, SWD_LAYERS)  # FINE_LAYERS are among them
+    fine = [swd[layer] for layer in FINE_LAYERS]
+    seen = model(view(image, VIEW), DEEP_LAYERS)
+    deep = list(_swd(seen, [model(view(s, VIEW), DEEP_LAYERS) for s in styles], DEEP_LAYERS).values())
     return {
         "content_rel": float(diff.pow(2).sum() / content_feats.pow(2).sum()),
         "color_swd": sliced_wasserstein(_positions(image), _positions(content)),
         "style_gram": sum(gram_rel) / len(gram_rel),
-        "style_swd": sum(swd) / len(swd),
+        "style_swd": sum(swd.values()) / len(swd),
         "style_fine": sum(fine) / len(fine),
         "style_deep": sum(deep) / len(deep),
         "grain": laplacian_energy(image) / laplacian_energy(content),

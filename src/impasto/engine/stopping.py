@@ -32,11 +32,16 @@ class StopRule:
         """The rule of a scale of `budget` steps: the minimum never exceeds the budget."""
         return cls(config.stop_tolerance, config.stop_window, min(config.min_iterations, budget))
 
+    def bests(self, losses: Sequence[float]) -> tuple[float, float] | None:
+        """(best loss before the last `window` steps, best loss within them); None before a full
+        window has a step before it."""
+        if len(losses) <= self.window:
+            return None
+        return min(losses[: -self.window]), min(losses[-self.window :])
+
     def settled(self, losses: Sequence[float]) -> bool:
         """True when a scale that took these losses (one per step, in order) may stop now."""
-        steps = len(losses)
-        if not self.tolerance or steps < max(self.minimum, self.window + 1):
+        if not self.tolerance or len(losses) < self.minimum:
             return False
-        before = min(losses[: steps - self.window])
-        recent = min(losses[steps - self.window :])
-        return before - recent <= self.tolerance * abs(recent)
+        bests = self.bests(losses)
+        return bests is not None and bests[0] - bests[1] <= self.tolerance * abs(bests[1])
