@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from .config import INIT_MODES, MIN_SIZE, StyleConfig, fit_long_side
+from .engine.checkpoint import Checkpoint, Checkpointer
 from .engine.loop import ProgressCallback, optimize_scales
 from .engine.memory import Footprint, fit_in_memory
 from .engine.schedule import Scale, scales_for
@@ -195,12 +196,15 @@ def render(
     *,
     callback: ProgressCallback | None = None,
     schedule: list[tuple[Scale, Footprint]] | None = None,
+    checkpointer: Checkpointer | None = None,
+    resume: Checkpoint | None = None,
 ) -> torch.Tensor:
     """Run a prepared job. Returns (1, 3, H, W) float32 sRGB in [0, 1] on the run's device.
 
     callback receives an `impasto.Progress` after every step. Raises NonFiniteLossError if the
     run diverges; KeyboardInterrupt passes through (the callback's last image is the current one).
-    schedule: `scales(run)`, when the caller already has it.
+    schedule: `scales(run)`, when the caller already has it. checkpointer / resume: save the
+    run's state as it goes, and continue from a saved one (engine/checkpoint.py).
     """
     config, device = run.config, run.device
     schedule = schedule or scales(run)
@@ -238,7 +242,9 @@ def render(
             scale.iterations,
             "whole" if footprint.tile is None else f"tiles of {footprint.tile} px",
         )
-    return optimize_scales(model, schedule, inputs_at, config, init=init, callback=callback)
+    return optimize_scales(
+        model, schedule, inputs_at, config, init=init, callback=callback, checkpointer=checkpointer, resume=resume
+    )
 
 
 def upscale(run: PreparedRun, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

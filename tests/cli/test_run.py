@@ -220,9 +220,10 @@ def test_an_existing_partial_is_kept(tmp_path):
     assert Image.open(tmp_path / "out.partial.1.png").size == (64, 48)
 
 
-def test_a_failed_final_write_saves_the_result_beside_it(tmp_path, monkeypatch):
+def test_a_failed_final_write_saves_the_result_to_the_cache_folder(tmp_path, monkeypatch):
     from impasto.io import write as image_write
 
+    monkeypatch.setenv("IMPASTO_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out.png"
     real = image_write.write_atomic
 
@@ -235,8 +236,16 @@ def test_a_failed_final_write_saves_the_result_beside_it(tmp_path, monkeypatch):
     result = _stylize(CONTENT, STYLE, "-o", out, "--size", "64", "--iterations", "2", "--quiet")
     line = result.stderr.strip().splitlines()
     assert result.exit_code == 1 and len(line) == 1 and "cannot write" in line[0] and "No space left" in line[0]
-    assert "saved to" in line[0] and Image.open(tmp_path / "out.partial.png").size == (64, 48)
+    (rescued,) = (tmp_path / "cache" / "rescued").glob("out-*.png")
+    assert f"saved to {rescued}" in line[0] and Image.open(rescued).size == (64, 48)
     assert not out.exists()
+
+
+def test_an_output_folder_that_takes_no_file_is_refused_before_the_run(tmp_path):
+    """/proc passes a permission check as root, but no file can be created there."""
+    result = _stylize(CONTENT, STYLE, "-o", "/proc/x.png", "--size", "64", "--iterations", "2")
+    line = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(line) == 1 and "output folder /proc is not writable" in line[0]
 
 
 def test_only_scheduled_intermediates_clash(tmp_path):

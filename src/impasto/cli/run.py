@@ -21,6 +21,7 @@ from pathlib import Path
 
 import typer
 
+from .checkpoints import stop_softly
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, fail
 
 
@@ -84,7 +85,7 @@ def check_outputs(
     output: Path, inputs: Sequence[Path], *, bit_depth: int | None, save_every: int | None, iterations: int, force: bool
 ) -> Outputs:
     """Check every path the run will write, before any heavy work; ValueError names the problem."""
-    from ..io.write import output_format
+    from ..io.write import output_format, probe_writable
 
     output = output.expanduser()
     inputs = tuple(p.expanduser() for p in inputs)
@@ -102,8 +103,7 @@ def check_outputs(
         raise ValueError(f"output folder {folder} does not exist")
     if not folder.is_dir():
         raise ValueError(f"output folder {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"output folder {folder} is not writable")
+    probe_writable(folder)
     outputs = Outputs(output, fmt, depth, save_every, inputs, force)
     # The intermediates that would clash are found by listing the folder once, not by testing
     # every step's name (a long run with --save-every 1 has a million of them).
@@ -156,8 +156,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 _WORK = 10_000  # the bar's total: the run's work in ten-thousandths
 
 
-def execute(run, schedule, outputs: Outputs, *, quiet: bool, debug: bool) -> int:
-    """Run a prepared job (schedule: api.scales(run)) with a progress bar; save the result. Returns the exit code."""
+def execute(run, schedule, outputs: Outputs, *, quiet: bool, debug: bool, checkpoints=None) -> int:
+    """Run a prepared job (schedule: api.scales(run)) with a progress bar; save the result. Returns the exit code.
+
+    checkpoints: cli/checkpoints.py's plan, to save the run's state as it goes and resume from it."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -200,14 +202,23 @@ def execute(run, schedule, outputs: Outputs, *, quiet: bool, debug: bool) -> int
         if outputs.saves_at(p.step, p.total):
             save_image(p.image, outputs.intermediate(p.step, p.total), bit_depth=outputs.bit_depth)
 
-    with _signals(_raise_interrupt), Progress(*columns, console=console, transient=False) as bar:
+    checkpointer = checkpoints.checkpointer() if checkpoints is not None else None
+    handler = _raise_interrupt if checkpointer is None else stop_softly(checkpointer)
+    with _signals(handler), Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("stylize", total=_WORK, where="", terms="", rate="")
         try:
-            result = render(run, callback=on_step, schedule=schedule)
+            resume = checkpoints.resume if checkpoints is not None else None
+            result = render(run, callback=on_step, schedule=schedule, checkpointer=checkpointer, resume=resume)
         except KeyboardInterrupt:
             bar.stop()
             final = schedule[-1][0]
-            return _save_interrupted(last[0] if last else None, outputs, console, (final.width, final.height), run)
+            code = _save_interrupted(last[0] if last else None, outputs, console, (final.width, final.height), run)
+            if checkpointer is not None and checkpoints.path.exists():
+                console.print(
+                    f"the run's state is in {checkpoints.path}: the same command with --resume continues it",
+                    soft_wrap=True,
+                )
+            return code
         except NonFiniteLossError as err:
             bar.stop()
             fail(str(err), EXIT_INTERNAL)
@@ -221,6 +232,8 @@ def execute(run, schedule, outputs: Outputs, *, quiet: bool, debug: bool) -> int
     except OSError as err:
         rescue = _rescue(result, outputs)
         fail(f"cannot write {outputs.output} ({err.strerror or err}){rescue}", EXIT_INTERNAL)
+    if checkpoints is not None:
+        checkpoints.path.unlink(missing_ok=True)  # the run is done: nothing left to resume
     width, height = result.shape[-1], result.shape[-2]
     console.print(
         f"wrote {outputs.output} ({width}x{height}, {outputs.bit_depth}-bit {outputs.fmt}) "
@@ -250,12 +263,15 @@ def _save_uninterrupted(image, path: Path, outputs: Outputs) -> None:
 
 
 def _rescue(image, outputs: Outputs) -> str:
-    """After a failed final write: try the partial name beside it. Returns a note for the error line."""
+    """After a failed final write: save it to the cache folder's rescued/ (the output's folder
+    failed already), as a lossless PNG at the output's bit depth. Returns a note for the error line."""
+    from ..io.write import rescue_path
+
     try:
-        path = outputs.partial()
+        path = rescue_path(outputs.output)
         _save_uninterrupted(image, path, outputs)
-    except (OSError, ValueError):
-        return "; the result could not be saved elsewhere either"
+    except (OSError, ValueError) as err:
+        return f"; the result could not be saved elsewhere either ({getattr(err, 'strerror', None) or err})"
     return f"; the result was saved to {path}"
 
 

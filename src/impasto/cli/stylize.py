@@ -15,6 +15,7 @@ import typer
 
 from ..config import INIT_MODES, MAX_SIZE, PRESETS, StyleConfig
 from ..fields import Group
+from .checkpoints import plan
 from .errors import fail
 from .options import config_overrides, config_parameters, style_mask_paths
 
@@ -82,6 +83,21 @@ def _own_options(
         rich_help_panel=_RUN,
         help="Print the scales, tiles, memory and time estimates (timed by a few steps at 384 px) instead of running.",
     ),
+    checkpoint_every: float | None = typer.Option(
+        None,
+        "--checkpoint-every",
+        min=1,
+        metavar="S",
+        rich_help_panel=_RUN,
+        help="Save the run's state to OUT.ckpt every S seconds and at Ctrl-C, for --resume.",
+    ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        metavar="",
+        rich_help_panel=_RUN,
+        help="Continue the interrupted run whose state is in OUT.ckpt (same inputs and options).",
+    ),
     allow_huge: bool = typer.Option(
         False,
         "--allow-huge",
@@ -100,7 +116,8 @@ def _own_options(
 def stylize(**values: Any) -> None:
     """Paint CONTENT in the style of one or more STYLE images; write the result to -o OUT.
 
-    Ctrl-C saves the current image: to OUTPUT if every step ran, else to name.partial.png.
+    Ctrl-C saves the current image: to OUTPUT if every step ran, else to name.partial.png; with
+    --checkpoint-every it also saves the run's state, and --resume continues from it.
     """
     from ..runtime import tune_allocator
     from . import run as cli_run
@@ -138,11 +155,16 @@ def stylize(**values: Any) -> None:
             iterations=sum(scale.iterations for scale, _ in schedule),
             force=v["force"] or v["dry_run"],
         )  # a dry run writes nothing
+        checkpoints = None
+        if not v["dry_run"]:
+            every, resume = v["checkpoint_every"], v["resume"]
+            checkpoints = plan(v["output"], inputs, config, every=every, resume=resume, force=v["force"])
     except (ValueError, TypeError) as err:
         fail(str(err))
     if v["dry_run"]:
         raise typer.Exit(cli_run.dry_run(run, schedule, debug=v["debug"]))
-    raise typer.Exit(cli_run.execute(run, schedule, outputs, quiet=v["quiet"], debug=v["debug"]))
+    code = cli_run.execute(run, schedule, outputs, quiet=v["quiet"], debug=v["debug"], checkpoints=checkpoints)
+    raise typer.Exit(code)
 
 
 def _grouped(params: list[inspect.Parameter]) -> list[inspect.Parameter]:

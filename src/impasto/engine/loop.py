@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from ..config import INIT_MODES, StyleConfig
 from ..nst.vgg import VGG19Features, white_noise
 from ..runtime import HostCopy, release_free_memory, resolve_precision
+from .checkpoint import Checkpoint, Checkpointer, capture, restore_average, restore_optimizer
 from .color_modes import ColorMode, fit_color_mode
 from .criterion import Criterion, criterion_for
 from .memory import Footprint, step_cost
@@ -121,6 +122,7 @@ class _Run:
     clock: _Clock
     scale_count: int
     callback: ProgressCallback | None
+    checkpointer: Checkpointer | None = None
 
 
 def tile_offset(core: int, generator: torch.Generator) -> tuple[int, int]:
@@ -130,11 +132,15 @@ def tile_offset(core: int, generator: torch.Generator) -> tuple[int, int]:
 
 
 def _closure(
-    criterion: Criterion, image: torch.Tensor, scale: Scale, footprint: Footprint, seed: int, host: HostCopy
+    criterion: Criterion,
+    image: torch.Tensor,
+    scale: Scale,
+    footprint: Footprint,
+    generator: torch.Generator,
+    host: HostCopy,
 ) -> Callable[[], torch.Tensor]:
     """The optimizer's closure: the loss, with image.grad filled and the terms copied to `host`.
-    A tiled scale cuts its tiles anew at every step, at an offset drawn from `seed`."""
-    generator = torch.Generator().manual_seed(seed)
+    A tiled scale cuts its tiles anew at every step, at an offset drawn from `generator`."""
 
     def closure() -> torch.Tensor:
         if footprint.tile is None:
@@ -156,10 +162,11 @@ def _optimize_scale(
     inputs: ScaleInputs,
     start: torch.Tensor,
     moments: dict[str, torch.Tensor] | None,
+    resume: Checkpoint | None = None,
 ) -> tuple[torch.Tensor, ClampedAdam | None]:
     """Optimize one scale from `start` (a fresh network image, taken over) and, for Adam, the last
-    scale's moments at this size. Returns its result and, for Adam, the optimizer, whose moments
-    the next scale carries on."""
+    scale's moments at this size; or from `resume`, a checkpoint taken within this scale. Returns
+    its result and, for Adam, the optimizer, whose moments the next scale carries on."""
     config, clock = run.config, run.clock
     regions = style_regions(run.model, inputs, run.colors, config, run.dtype, tile=footprint.tile)
     criterion = criterion_for(run.model, run.colors.content(inputs.content), regions, config, run.dtype, footprint.tile)
@@ -167,12 +174,21 @@ def _optimize_scale(
     optimizer = make_optimizer(image, config, history=footprint.history, moments=moments)
     cost = step_cost(scale, footprint)
     host = HostCopy(3, image.device)
-    closure = _closure(criterion, image, scale, footprint, config.seed + scale.index, host)
+    generator = torch.Generator().manual_seed(config.seed + scale.index)
+    closure = _closure(criterion, image, scale, footprint, generator, host)
     # Differs from Gatys et al. 2015: the scale's result is the average of its last iterates
     # (crowsonkb/style-transfer-pytorch), which removes the last steps' speckle.
     average = IterateAverage(config.ema_decay) if config.ema_decay and scale.iterations else None
-    rule, losses = StopRule.of(config, scale.iterations), []
-    for step in range(1, scale.iterations + 1):
+    rule, losses, first = StopRule.of(config, scale.iterations), [], 1
+    if resume is not None:
+        restore_optimizer(optimizer, resume.optimizer)
+        restore_average(average, resume, image.device)
+        if resume.generator is not None:
+            generator.set_state(resume.generator)
+        losses, first = list(resume.losses), resume.step + 1
+        if resume.step and rule.settled(losses):  # it stopped at the checkpoint's step
+            first = scale.iterations + 1
+    for step in range(first, scale.iterations + 1):
         optimizer.step(closure)
         content_term, style_term, tv_term = host.get()
         total = content_term + style_term + tv_term
@@ -209,6 +225,10 @@ def _optimize_scale(
                     done=clock.work / max(1, clock.total_work),
                 )
             )
+        if run.checkpointer is not None and run.checkpointer.due():
+            clock_state = {"steps": clock.steps, "work": clock.work, "total_steps": clock.total_steps}
+            clock_state |= {"total_work": clock.total_work, "elapsed": time.perf_counter() - clock.start}
+            run.checkpointer.save(capture(scale.index, step, image, optimizer, losses, clock_state, average, generator))
         if settled:
             break
     result = average.value if average is not None else image.detach()
@@ -226,32 +246,50 @@ def optimize_scales(
     *,
     init: str | torch.Tensor | None = None,
     callback: ProgressCallback | None = None,
+    checkpointer: Checkpointer | None = None,
+    resume: Checkpoint | None = None,
 ) -> torch.Tensor:
     """Stylize coarse to fine. Returns (1, 3, H, W) float32 in [0, 1] at the last scale's size.
 
     scales: each scale with its memory footprint (memory.fit_in_memory). inputs_at gives a
     scale's images and masks (style_targets.ScaleInputs) on the run's device. init overrides
-    `config.init` for the first scale (a path is resolved by the caller). Raises
-    NonFiniteLossError if the loss stops being finite.
+    `config.init` for the first scale (a path is resolved by the caller). checkpointer is asked
+    after every step whether to save a Checkpoint; resume continues from one, taken by the same
+    inputs and config (engine/checkpoint.py). Raises NonFiniteLossError if the loss stops being finite.
     """
     clock = _Clock(sum(s.iterations for s, _ in scales), sum(s.iterations * step_cost(s, f) for s, f in scales))
     inputs = inputs_at(scales[0][0])
     colors = fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config)
     dtype = resolve_precision(config.precision, inputs.content.device)
-    run = _Run(model, config, colors, dtype, clock, len(scales), callback)
+    run = _Run(model, config, colors, dtype, clock, len(scales), callback, checkpointer)
     first = config.init if init is None else init
     start = initial_image(
         colors.content(inputs.content), first if isinstance(first, str) else colors.content(first), config.seed
     )
     image, adam, moments = None, None, None
+    if resume is not None:
+        if not 0 <= resume.scale < len(scales) or tuple(resume.image.shape[-2:]) != (
+            scales[resume.scale][0].height,
+            scales[resume.scale][0].width,
+        ):
+            raise ValueError("the checkpoint belongs to another schedule (other sizes or options)")
+        clock.steps, clock.work = int(resume.clock["steps"]), resume.clock["work"]
+        clock.total_steps, clock.total_work = int(resume.clock["total_steps"]), resume.clock["total_work"]
+        clock.start -= resume.clock["elapsed"]
     for index, (scale, footprint) in enumerate(scales):
-        if index:
+        if resume is not None and index < resume.scale:
+            continue  # done before the checkpoint
+        resuming = resume if resume is not None and index == resume.scale else None
+        if index and resuming is None:
             inputs = inputs_at(scale)
             start = upsample(image, (scale.height, scale.width))
             moments = adam.moments_at((scale.height, scale.width)) if adam is not None else None
+        elif resuming is not None:
+            inputs = inputs_at(scale) if index else inputs
+            start = resuming.image.to(inputs.content.device).contiguous()
         # The last scale's result and optimizer are not needed once carried over.
         image, adam = None, None
-        image, adam = _optimize_scale(run, scale, footprint, inputs, start, moments)
+        image, adam = _optimize_scale(run, scale, footprint, inputs, start, moments, resuming)
         moments = None
         final_content = inputs.content
         del inputs, start

@@ -152,6 +152,35 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def probe_writable(folder: Path) -> None:
+    """Prove that results can be written in `folder` by creating and removing the very temp file
+    write_atomic makes there (permission bits alone miss read-only mounts, /proc and full quotas).
+    ValueError names the reason."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".impasto-", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise ValueError(f"output folder {folder} is not writable ({err.strerror or err})") from None
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
+
+
+def rescue_path(output: Path) -> Path:
+    """Where a result goes when its output cannot be written at the end: the cache folder's
+    rescued/, as `name-YYYYmmdd-HHMMSS.png` (created here)."""
+    import time
+
+    from ..runtime import cache_dir
+
+    folder = cache_dir() / "rescued"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for i in range(1000):
+        path = folder / f"{output.stem}-{stamp}{f'-{i}' if i else ''}.png"
+        if not path.exists():
+            return path
+    raise ValueError(f"no free name in {folder}")
+
+
 @lru_cache(maxsize=1)
 def _umask() -> int:
     mask = os.umask(0)
