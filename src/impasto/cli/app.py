@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from .batch import ContentsFirst, batch
 from .errors import EXIT_INTERRUPTED, OneLineErrors
 from .info import info
 from .layers import layers
@@ -27,6 +28,7 @@ app = typer.Typer(
 
 app.command(no_args_is_help=True)(stylize)
 app.command()(serve)
+app.command(cls=ContentsFirst, no_args_is_help=True)(batch)
 
 
 app.command()(layers)
