@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..config import MAX_SIZE, MIN_SIZE
-from ..io.write import probe_writable
+from ..io.write import output_format, probe_writable
 from .jobs import Job
 
 
@@ -41,11 +41,12 @@ def _header(path: Path, allow_huge: bool) -> str | None:
     return None
 
 
-def check_jobs(jobs: Sequence[Job], outdir: Path, *, allow_huge: bool) -> list[str]:
-    """Problems with the jobs themselves: options and inputs (each file's header read once)."""
+def check_jobs(jobs: Sequence[Job], outdir: Path, *, allow_huge: bool, bit_depth: int | None = None) -> list[str]:
+    """Problems with the jobs themselves: options, output formats and inputs (each file's header read once)."""
     problems, headers = [], {}
     for job in jobs:
         try:
+            output_format(job.output, bit_depth)
             config = job.config()
             config.blend_weights(len(job.styles))
             if config.size > MAX_SIZE and not allow_huge:

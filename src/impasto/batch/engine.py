@@ -33,7 +33,8 @@ POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class Settings:
-    """How the jobs run; none of it changes a result (the record does not match on it)."""
+    """How the jobs run. Only bit_depth changes a result (the record matches on it); the rest
+    says where and how fast."""
 
     workers: int | None = None  # jobs at once; default: the CPUs divided by cpus_per_job
     address: str | None = None  # HOST:PORT of a running cluster; None: a local Ray of our own
@@ -82,7 +83,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def plan(
-    jobs: Sequence[Job], outdir: Path, *, force: bool
+    jobs: Sequence[Job], outdir: Path, *, force: bool, bit_depth: int | None = None
 ) -> tuple[list[tuple[Job, str]], list[JobResult], dict[str, str]]:
     """(jobs to run with their keys, jobs the record already holds, every input's SHA-256)."""
     digests = input_digests(list(jobs))
@@ -90,7 +91,7 @@ def plan(
     entries = record.entries()
     todo, skipped = [], []
     for job in jobs:
-        key = job_key(job, digests)
+        key = job_key(job, digests, bit_depth)
         if not force and record.done(key, outdir / job.output, entries):
             skipped.append(JobResult(job, key, "skipped", "already done (batch.jsonl)"))
         else:
@@ -215,7 +216,7 @@ def run(
     with locked(outdir):
         record = Record(outdir)
         record.sweep()
-        todo, skipped, digests = plan(jobs, outdir, force=settings.force)
+        todo, skipped, digests = plan(jobs, outdir, force=settings.force, bit_depth=settings.bit_depth)
         status = Status(len(jobs), list(skipped))
         if todo:
             _Driver(record, settings, status, callback, digests).run(todo)

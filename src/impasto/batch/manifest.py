@@ -35,10 +35,12 @@ def _column(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
-def _list(value: Any) -> list[Any]:
+def _list(value: Any, *, commas: bool = False) -> list[Any]:
+    """A list cell: ";"-separated (a file name may hold a comma); numbers may also use ","."""
     if isinstance(value, list):
         return value
-    return [part.strip() for part in str(value).replace(",", ";").split(";") if part.strip()]
+    text = str(value).replace(",", ";") if commas else str(value)
+    return [part.strip() for part in text.split(";") if part.strip()]
 
 
 def _number(kind: type, text: Any) -> Any:
@@ -56,7 +58,7 @@ def _option(name: str, value: Any, folder: Path) -> Any:
     """A cell as the field's type; ValueError with the reason."""
     if is_tuple(StyleConfig, name):
         kind = number_kind(StyleConfig, name)
-        return tuple(_number(kind, v) if kind else str(v) for v in _list(value))
+        return tuple(_number(kind, v) if kind else str(v) for v in _list(value, commas=True))
     if choices(StyleConfig, name):
         return str(value)
     if (kind := number_kind(StyleConfig, name)) is not None:
@@ -102,7 +104,8 @@ def _job(row: dict[str, Any], where: str, folder: Path, base: dict[str, Any], pr
     styles = tuple(p for p in _paths(own["style"], folder) if p is not None)
     if "style_weights" in own:
         try:
-            options["style_blend_weights"] = tuple(_number(float, v) for v in _list(own["style_weights"]))
+            weights = _list(own["style_weights"], commas=True)
+            options["style_blend_weights"] = tuple(_number(float, v) for v in weights)
         except ValueError as err:
             raise ValueError(f"column 'style_weights': {err}") from None
     masks = tuple(_paths(own["mask"], folder)) if "mask" in own else None

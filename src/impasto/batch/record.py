@@ -28,10 +28,11 @@ LOCK = ".impasto-batch.lock"
 CHECKPOINTS = ".impasto-checkpoints"
 
 
-def job_key(job: Job, digests: dict[str, str]) -> str:
-    """What the result depends on: the inputs by content, the options as requested, the output name."""
+def job_key(job: Job, digests: dict[str, str], bit_depth: int | None = None) -> str:
+    """What the result depends on: the inputs by content, the options as requested, the output
+    name and bit depth."""
     inputs = [digests[os.path.abspath(p)] for p in job.inputs()]
-    return fingerprint(inputs, {"options": job.requested(), "output": str(job.output)})
+    return fingerprint(inputs, {"options": job.requested(), "output": str(job.output), "bit_depth": bit_depth})
 
 
 def input_digests(jobs: list[Job]) -> dict[str, str]:

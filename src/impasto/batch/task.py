@@ -75,7 +75,7 @@ def run_job(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, Any]:
         return {"error": f"node {node_ip} runs impasto {__version__}, the driver {version}; install one version"}
     torch.set_num_threads(spec["cpus"])  # a reused worker keeps its last task's count otherwise
     key = spec["key"]
-    attempt, saved = ray.get(monitor.start.remote(key, node_ip))
+    attempt, saved = ray.get(monitor.start.remote(key, {"node": node_ip, "node_id": node_id, "pid": os.getpid()}))
     started, names = time.perf_counter(), {}
     with tempfile.TemporaryDirectory(prefix="impasto-job-") as folder:
         paths = []
@@ -168,9 +168,10 @@ class Monitor:
     def seed(self, key: str, data: bytes) -> None:
         self.checkpoints[key] = data
 
-    def start(self, key: str, node: str) -> tuple[int, bytes | None]:
+    def start(self, key: str, where: dict[str, Any]) -> tuple[int, bytes | None]:
+        """A task (re)starts on `where` (node, node_id, pid): its attempt number and the checkpoint."""
         self.attempts[key] = self.attempts.get(key, 0) + 1
-        self.progress_of[key] = {"node": node, "attempt": self.attempts[key], "step": 0}
+        self.progress_of[key] = {**where, "attempt": self.attempts[key], "step": 0}
         return self.attempts[key], self.checkpoints.get(key)
 
     def checkpoint(self, key: str, attempt: int, data: bytes) -> None:

@@ -133,11 +133,12 @@ def _jobs(v: dict[str, Any], problems: list[str]):
     fmt = v["fmt"].lower().lstrip(".")
     if fmt not in ("png", "jpg", "tif", "webp"):
         problems.append(f"--format {v['fmt']}: choose png, jpg, tif or webp")
+        fmt = "png"  # one line for the option, not one per job
     try:
         StyleConfig.preset(preset, **base)
     except (ValueError, TypeError) as err:
         problems.append(str(err))
-        return []
+        preset, base = "default", {}  # the jobs' own problems are still found, once each
     if v["manifest"] is not None:
         if v["contents"] or v["styles"]:
             problems.append("give CONTENT and --style, or --manifest, not both")
@@ -151,7 +152,7 @@ def _jobs(v: dict[str, Any], problems: list[str]):
         styles = expand(v["styles"] or [], recursive=v["recursive"], what="style", problems=problems)
         jobs = grid(contents, styles, fmt=fmt, blend=v["blend"], keep_tree=v["keep_tree"], options=base, preset=preset)
     problems += duplicates(jobs)
-    problems += check_jobs(jobs, v["outdir"], allow_huge=v["allow_huge"])
+    problems += check_jobs(jobs, v["outdir"], allow_huge=v["allow_huge"], bit_depth=v["bit_depth"])
     problems += check_outdir(v["outdir"])
     return jobs
 

@@ -27,7 +27,7 @@ def print_plan(jobs, outdir: Path, settings) -> int:
     from ..engine.memory import step_cost
 
     console = Console(width=None if Console().is_terminal else 132)
-    todo, skipped, _ = plan(jobs, outdir, force=settings.force)
+    todo, skipped, _ = plan(jobs, outdir, force=settings.force, bit_depth=settings.bit_depth)
     table = Table(title=f"impasto batch plan: {len(todo)} to run, {len(skipped)} already done", title_justify="left")
     for column in ("output", "content", "style", "what"):
         table.add_column(column)
