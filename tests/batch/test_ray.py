@@ -90,7 +90,7 @@ def test_a_grid_runs_once_and_a_rerun_starts_only_what_changed(ray_env, tmp_path
         raise AssertionError("a rerun with nothing to do started Ray")
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine, "_Ray", no_ray)
+        patch.setattr(engine, "Cluster", no_ray)
         assert [r.status for r in batch.run(jobs, outdir, batch.Settings(workers=2))] == ["skipped"] * 4
     changed = [*jobs[:3], dataclasses.replace(jobs[3], options={**QUICK, "seed": 7})]
     (outdir / "a--s1.png").write_bytes(b"edited by hand")  # no longer the recorded output: redone

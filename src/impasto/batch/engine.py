@@ -11,7 +11,6 @@ the running jobs to checkpoint and stop, waits `grace` seconds, then cancels wha
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections import deque
@@ -24,10 +23,10 @@ from .. import __version__
 from ..config import INIT_MODES
 from ..io.fingerprint import plain, sha256_bytes
 from ..io.write import write_atomic
+from .cluster import Cluster
 from .jobs import Job
 from .record import Record, input_digests, job_key, locked
 
-OBJECT_STORE_BYTES = 256 << 20  # small: jobs pass images and checkpoints, not data sets
 POLL_SECONDS = 0.5
 
 
@@ -135,69 +134,6 @@ def _spec(job: Job, key: str, settings: Settings, shares: dict[str, int], defaul
     }
 
 
-def _node_version() -> str:
-    return __version__
-
-
-class _Ray:
-    """Ray started (or joined) for one batch, with the task, the Monitor and the version check."""
-
-    def __init__(self, settings: Settings):
-        import ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        from .task import Monitor, run_job
-
-        self.ray, self.settings = ray, settings
-        common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
-        if settings.address:
-            ray.init(address=settings.address, **common)
-        else:
-            workers = settings.workers or max(1, (os.cpu_count() or 1) // settings.cpus_per_job)
-            ray.init(
-                address="local",
-                num_cpus=workers * settings.cpus_per_job,
-                object_store_memory=OBJECT_STORE_BYTES,
-                **common,
-            )
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
-        self.workers = settings.workers or max(1, int(cpus // settings.cpus_per_job))
-        self.shares = {
-            n["NodeID"]: max(1, min(self.workers, int(n["Resources"].get("CPU", 1) // settings.cpus_per_job)))
-            for n in nodes
-        }
-        here = ray.get_runtime_context().get_node_id()
-        pinned = NodeAffinitySchedulingStrategy(node_id=here, soft=False)
-        self.monitor = ray.remote(num_cpus=0)(Monitor).options(scheduling_strategy=pinned).remote()
-        self._check_versions(nodes, NodeAffinitySchedulingStrategy)
-        self.task = ray.remote(
-            num_cpus=settings.cpus_per_job,
-            num_gpus=settings.gpus_per_job,
-            max_retries=settings.retries,
-            retry_exceptions=False,
-            max_calls=0,  # workers are reused, so VGG19 loads once per worker process
-        )(run_job)
-
-    def _check_versions(self, nodes: list[dict[str, Any]], strategy: Any) -> None:
-        probe = self.ray.remote(num_cpus=0)(_node_version)
-        refs = {
-            n["NodeManagerAddress"]: probe.options(
-                scheduling_strategy=strategy(node_id=n["NodeID"], soft=False)
-            ).remote()
-            for n in nodes
-        }
-        for address, ref in refs.items():
-            version = self.ray.get(ref, timeout=120)
-            if version != __version__:
-                raise ValueError(
-                    f"node {address} runs impasto {version}, this driver {__version__}; install one version"
-                )
-
-    def shutdown(self) -> None:
-        self.ray.shutdown()
-
-
 def run(
     jobs: Sequence[Job],
     outdir: Path,
@@ -232,7 +168,7 @@ class _Driver:
         self.finished: set[str] = set()
 
     def run(self, todo: list[tuple[Job, str]]) -> None:
-        cluster = _Ray(self.settings)
+        cluster = Cluster(self.settings)
         self.cluster, self.ray = cluster, cluster.ray
         try:
             for _, key in todo:
