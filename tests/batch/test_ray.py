@@ -201,6 +201,7 @@ def test_ctrl_c_stops_the_batch_and_a_rerun_finishes_it(ray_env, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert f"{4 - finished} done, {finished} skipped" in rerun.stderr
     assert len(_records(outdir)) == 4 and len(list(outdir.glob("*.png"))) == 4
+    assert any(r["first_step"] > 1 for r in _records(outdir)[finished:])  # the stopped job went on from its checkpoint
 
 
 def test_an_unwritable_outdir_is_refused_before_anything_runs(ray_env, tmp_path):
