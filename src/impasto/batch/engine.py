@@ -22,7 +22,7 @@ from typing import Any
 from .. import __version__
 from ..config import INIT_MODES
 from ..io.fingerprint import plain, sha256_bytes
-from ..io.write import write_atomic
+from ..io.write import rescue_path, write_atomic
 from .cluster import Cluster
 from .jobs import Job
 from .record import Record, input_digests, job_key, locked
@@ -228,6 +228,12 @@ class _Driver:
             write_atomic(path, result["data"])
         except OSError as err:
             reason = f"cannot write {path} ({err.strerror or err})"
+            try:  # the result is done: it must not be lost with the write
+                rescued = rescue_path(path, path.suffix)
+                write_atomic(rescued, result["data"])
+                reason += f"; saved to {rescued}"
+            except (OSError, ValueError):
+                reason += "; it could not be saved elsewhere either"
             self.status.results.append(JobResult(job, key, "failed", reason, attempt=result["attempt"]))
             return
         digests = self.digests

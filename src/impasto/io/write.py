@@ -164,9 +164,9 @@ def probe_writable(folder: Path) -> None:
     Path(tmp).unlink(missing_ok=True)
 
 
-def rescue_path(output: Path) -> Path:
+def rescue_path(output: Path, suffix: str = ".png") -> Path:
     """Where a result goes when its output cannot be written at the end: the cache folder's
-    rescued/, as `name-YYYYmmdd-HHMMSS.png` (created here)."""
+    rescued/, as `name-YYYYmmdd-HHMMSS.png` (or `suffix`; the folder is created here)."""
     import time
 
     from ..runtime import cache_dir
@@ -175,7 +175,7 @@ def rescue_path(output: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for i in range(1000):
-        path = folder / f"{output.stem}-{stamp}{f'-{i}' if i else ''}.png"
+        path = folder / f"{output.stem}-{stamp}{f'-{i}' if i else ''}{suffix}"
         if not path.exists():
             return path
     raise ValueError(f"no free name in {folder}")
