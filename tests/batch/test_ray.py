@@ -28,10 +28,16 @@ QUICK = {"size": 64, "start_size": 64, "iterations": 6, "stop_tolerance": 0.0}
 LONG = {"size": 64, "start_size": 64, "iterations": 400, "stop_tolerance": 0.0}
 
 
+@pytest.fixture(scope="session")
+def ray_home(tmp_path_factory) -> Path:
+    """One HOME for every Ray test of the session: Ray caches its auth token (~/.ray/auth_token)
+    in the process, so a new HOME per test would make the next cluster's token differ."""
+    return tmp_path_factory.mktemp("ray-home")
+
+
 @pytest.fixture()
-def ray_env(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
+def ray_env(tmp_path, monkeypatch, ray_home):
+    home = ray_home
     short = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("RAY_TMPDIR", str(short))

@@ -26,7 +26,8 @@ class Cluster:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        from .task import Monitor, run_job
+        from .monitor import Monitor
+        from .task import run_job
 
         self.ray, self.settings = ray, settings
         common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}

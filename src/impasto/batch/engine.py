@@ -189,7 +189,10 @@ class _Driver:
             cluster.shutdown()
 
     def _wait(self, timeout: float = POLL_SECONDS) -> None:
-        ready, _ = self.ray.wait(list(self.running), num_returns=len(self.running), timeout=timeout)
+        refs = list(self.running)
+        ready, rest = self.ray.wait(refs, num_returns=1, timeout=timeout)  # a finished job at once
+        if ready and rest:
+            ready += self.ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         for ref in ready:
             job, key = self.running.pop(ref)
             self._finish(job, key, ref)
