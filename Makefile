@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test test-fast lint bench bench-quick bench-quality bench-web bench-profile clean
+.PHONY: install demo serve test test-fast lint bench bench-quick bench-quality bench-batch bench-web bench-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: $(STAMP)
 bench-quality: $(STAMP)
 	$(BIN)/python benchmarks/presets.py --pairs check --size 256 --presets "subtle;default+start_size=128;classic;gatys2015" \
 		--json benchmarks/results/presets.json --sheet benchmarks/results/contact-sheet.png
+
+# `impasto batch` (1 worker, then 2) against a plain API loop: 8 jobs at 256 px, wall time, peak
+# memory of the whole process tree, and where the driver would become the bottleneck.
+bench-batch: $(STAMP)
+	$(BIN)/python benchmarks/batch.py --json benchmarks/results/batch.json
 
 # 20 jobs submitted at once to a real `impasto serve`, with the health endpoint timed meanwhile.
 bench-web: $(STAMP)

@@ -27,7 +27,7 @@ from .cluster import Cluster
 from .jobs import Job
 from .record import Record, input_digests, job_key, locked
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-PROGRESS_EVERY = 1.0  # seconds between progress reports
+PROGRESS_EVERY = 2.0  # seconds between progress reports (each wakes the driver's side)
 
 
 def _one_line(err: BaseException, names: dict[str, str]) -> str:
@@ -68,12 +68,13 @@ def run_job(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, Any]:
     from ..io import checkpoint as checkpoint_io
     from ..io.fingerprint import plain
     from ..io.write import encode_image, output_format
-    from ..runtime import resolve_precision
+    from ..runtime import resolve_precision, tune_allocator
 
     node_id, node_ip = _node()
     if version != __version__:
         return {"error": f"node {node_ip} runs impasto {__version__}, the driver {version}; install one version"}
     torch.set_num_threads(spec["cpus"])  # a reused worker keeps its last task's count otherwise
+    tune_allocator()  # as the CLI does: 1.1-1.2x per iteration on glibc (docs/benchmarks.md)
     key = spec["key"]
     attempt, saved = ray.get(monitor.start.remote(key, {"node": node_ip, "node_id": node_id, "pid": os.getpid()}))
     started, names = time.perf_counter(), {}

@@ -65,7 +65,7 @@ def execute(jobs, outdir: Path, settings, *, quiet: bool, debug: bool) -> int:
     start = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(), TimeRemainingColumn())
     interrupted = False
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, refresh_per_second=2) as bar:
         overall = bar.add_task("[bold]batch", total=len(jobs))
         lines: dict[str, int] = {}
 
