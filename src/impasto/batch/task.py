@@ -51,7 +51,10 @@ def _device_and_budget(config, spec: dict[str, Any], node_id: str):
         ids = ray.get_gpu_ids()
         config = dataclasses.replace(config, device="cuda" if ids else config.device)
     device = resolve_device(config.device)
-    share = max(1, spec["jobs_per_node"].get(node_id, spec["default_jobs_per_node"]))
+    if spec["gpus"] and device.type == "cuda":  # jobs that share one GPU share its memory
+        share = max(1, int(1 / spec["gpus"]))
+    else:
+        share = max(1, spec["jobs_per_node"].get(node_id, spec["default_jobs_per_node"]))
     if config.max_memory is None:
         config = dataclasses.replace(config, max_memory=max(1 << 28, memory_budget(device) // share))
     return config, device
