@@ -11,33 +11,30 @@ from pathlib import Path
 from PIL import Image
 
 from ..config import MAX_SIZE, MIN_SIZE
+from ..io.read import check_file
 from ..io.write import output_format, probe_writable
 from .jobs import Job
 
 
 def _header(path: Path, allow_huge: bool) -> str | None:
-    """None when the file opens as an image of a usable size, else the reason."""
-    if not path.exists():
-        return "no such file"
-    if path.is_dir():
-        return "is a directory"
-    if not os.access(path, os.R_OK):
-        return "permission denied"
-    if path.stat().st_size == 0:
-        return "the file is empty"
+    """None when the file opens as an image of a usable size, else "path: reason"."""
+    try:
+        check_file(path)  # missing, a folder, unreadable, empty: the messages of impasto stylize
+    except ValueError as err:
+        return str(err)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
     except Image.DecompressionBombError:
-        return None if allow_huge else "over Pillow's pixel limit (pass --allow-huge if you mean it)"
+        return None if allow_huge else f"{path}: over Pillow's pixel limit (pass --allow-huge if you mean it)"
     except Image.DecompressionBombWarning:
         return None
     except (OSError, SyntaxError, ValueError) as err:
-        return f"not an image Pillow can read ({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+        return f"{path}: not an image Pillow can read ({str(err).splitlines()[0] if str(err) else type(err).__name__})"
     if min(width, height) < MIN_SIZE:
-        return f"{width}x{height} px; VGG19 needs at least {MIN_SIZE} px on each side"
+        return f"{path}: {width}x{height} px; VGG19 needs at least {MIN_SIZE} px on each side"
     return None
 
 
@@ -61,7 +58,7 @@ def check_jobs(jobs: Sequence[Job], outdir: Path, *, allow_huge: bool, bit_depth
             if key not in headers:
                 headers[key] = _header(path, allow_huge)
                 if headers[key]:
-                    problems.append(f"{job.origin}: {path}: {headers[key]}")
+                    problems.append(f"{job.origin}: {headers[key]}")
         target = (outdir / job.output).resolve()
         if any(target == p.resolve() for p in job.inputs()):
             problems.append(f"{job.origin}: output {outdir / job.output} is one of its inputs")

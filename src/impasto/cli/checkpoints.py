@@ -49,15 +49,11 @@ def plan(
     """None when the run keeps no checkpoint. ValueError for a resume that cannot be, or a
     checkpoint that a new run would silently replace."""
     path = checkpoint_path(output.expanduser())
-    if not resume and every is None:
-        if path.exists() and not force:
-            raise ValueError(f"{path} holds an interrupted run: pass --resume to continue it, or --force to start over")
-        return None
-    digest = run_fingerprint(inputs, config)
     if not resume:
         if path.exists() and not force:
             raise ValueError(f"{path} holds an interrupted run: pass --resume to continue it, or --force to start over")
-        return CheckpointPlan(path, every, None, digest)
+        return None if every is None else CheckpointPlan(path, every, None, run_fingerprint(inputs, config))
+    digest = run_fingerprint(inputs, config)
     if not path.exists():
         raise ValueError(f"no checkpoint to resume at {path}; run without --resume")
     saved = Checkpoint.from_state(checkpoint_io.load(path))

@@ -55,7 +55,7 @@ def _decode(source: ImageSource, allow_huge: bool, max_pixels: int | None = None
         return source, "image"
     path = Path(source)
     name = str(path)
-    _check_file(path)
+    check_file(path)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its limit; both are refused unless allowed.
@@ -102,8 +102,9 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def _check_file(path: Path) -> None:
-    """The common file problems, each with its own message, before Pillow sees the file."""
+def check_file(path: Path) -> None:
+    """The common file problems, each with its own message, before Pillow sees the file
+    (ValueError "path: reason")."""
     try:
         _check_path(path)
     except OSError as err:  # a name too long, a loop of links, ...
