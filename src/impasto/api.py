@@ -25,6 +25,7 @@ from .engine.schedule import Scale, scales_for
 from .engine.style_targets import ScaleInputs
 from .io.read import ImageSource, MaskSource, open_image, open_mask, resize_exact, resize_long_side, to_pil, to_tensor
 from .nst.regions import resize_mask
+from .nst.temporal import Anchor
 from .nst.vgg import load_vgg19
 from .runtime import memory_budget, resolve_device, resolve_precision
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 Styles = ImageSource | Sequence[ImageSource]
 Masks = MaskSource | Sequence[MaskSource | None] | None  # one per style; a single mask for one style
 
-__all__ = ["PreparedRun", "prepare", "render", "resolve_device", "scales", "stylize"]
+__all__ = ["PreparedRun", "frame_schedule", "prepare", "render", "resolve_device", "scales", "stylize"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,14 @@ def scales(run: PreparedRun) -> list[tuple[Scale, Footprint]]:
     ]
 
 
+def frame_schedule(run: PreparedRun, iterations: int) -> list[tuple[Scale, Footprint]]:
+    """A video frame's schedule after the first: the last scale alone, for `iterations` steps."""
+    import dataclasses
+
+    scale, footprint = scales(run)[-1]
+    return [(dataclasses.replace(scale, index=0, iterations=iterations), footprint)]
+
+
 def calibrate(run: PreparedRun, *, long_side: int = 384, steps: int = 3) -> float:
     """Seconds per pixel-step of this run's device and precision: a real run of a few steps at a
     small size (the first step, which warms up, is not counted). For time estimates (--dry-run)."""
@@ -198,13 +207,17 @@ def render(
     schedule: list[tuple[Scale, Footprint]] | None = None,
     checkpointer: Checkpointer | None = None,
     resume: Checkpoint | None = None,
+    start: torch.Tensor | None = None,
+    anchors: Sequence[Anchor] = (),
 ) -> torch.Tensor:
     """Run a prepared job. Returns (1, 3, H, W) float32 sRGB in [0, 1] on the run's device.
 
     callback receives an `impasto.Progress` after every step. Raises NonFiniteLossError if the
     run diverges; KeyboardInterrupt passes through (the callback's last image is the current one).
     schedule: `scales(run)`, when the caller already has it. checkpointer / resume: save the
-    run's state as it goes, and continue from a saved one (engine/checkpoint.py).
+    run's state as it goes, and continue from a saved one (engine/checkpoint.py). start: the
+    first scale's starting image (1, 3, h, w) sRGB, instead of config.init; anchors: a video
+    frame's earlier painted frames warped onto it, at the last scale's size (nst/temporal.py).
     """
     config, device = run.config, run.device
     schedule = schedule or scales(run)
@@ -223,7 +236,8 @@ def render(
             ]
         )
         content = to_tensor(resize_exact(run.content, (scale.width, scale.height))).to(device)
-        return ScaleInputs(content, styles, masks, style_masks)
+        moved = [Anchor(a.warped.to(device), a.weights.to(device)) for a in anchors]
+        return ScaleInputs(content, styles, masks, style_masks, moved if scale is schedule[-1][0] else ())
 
     first = schedule[0][0]
     init: str | torch.Tensor = (
@@ -231,6 +245,8 @@ def render(
         if isinstance(run.init, str)
         else to_tensor(resize_exact(run.init, (first.width, first.height))).to(device)
     )  # an init image takes the first scale's exact size, whatever its aspect ratio
+    if start is not None:
+        init = start.to(device)
     model = load_vgg19(config.weights, pooling=config.pooling, padding=config.padding, device=device)
     for scale, footprint in schedule:
         log.info(

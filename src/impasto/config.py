@@ -24,6 +24,8 @@ INIT_MODES: tuple[str, ...] = get_args(InitMode)
 StyleLoss = Literal["gram", "wasserstein"]
 PreserveColor = Literal["none", "luminance", "histogram"]
 ColorTransfer = Literal["symmetric", "cholesky", "pca"]
+# OpenCV's DIS optical flow presets (video/flow.py), from quickest to finest.
+FlowPreset = Literal["ultrafast", "fast", "medium"]
 # How style layers are weighted when style_layer_weights is None: "measured", each layer's default
 # of DEFAULT_LAYER_WEIGHTS; "paper", Gatys et al. 2015's w_l = 1/5 on E_l, i.e. N_l²/20 on our
 # mean-normalized Gram loss (nst/losses.py), for whichever layers are chosen; "equal", 1 each, as
@@ -166,9 +168,22 @@ class StyleConfig:
         None, "Force tiles of this core size, in px.", "Run", minimum=MIN_SIZE, default_text="as memory requires"
     )
 
+    # Video (impasto video; Ruder et al. 2016, docs/video.md). γ is calibrated there (the γ table).
+    temporal_weight: float = option(
+        300.0, "γ, how strongly each frame keeps the last one's strokes where the flow is reliable.", "Video", minimum=0
+    )
+    frame_iterations: int = option(
+        60, "Step budget of each frame after the first (stops early once settled).", "Video", minimum=1
+    )
+    long_term: tuple[int, ...] = option(
+        (1,), "Earlier frames each frame follows, as distances: 1,2,4 adds long-term terms.", "Video", minimum=1
+    )
+    passes: int = option(1, "Passes over the clip, alternating directions (multi-pass).", "Video", minimum=1)
+    flow: FlowPreset = option("medium", "Optical flow quality (OpenCV DIS preset).", "Video")
+
     def __post_init__(self) -> None:
         # Tuples arrive as lists from JSON or the CLI; normalize so the config stays hashable.
-        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend_weights"):
+        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend_weights", "long_term"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
@@ -238,5 +253,7 @@ def _validate(c: StyleConfig) -> None:
             raise ValueError(f"{name} names a layer twice: {', '.join(layers)}")
     if c.style_layer_weights is not None and sum(c.style_layer_weights) <= 0:
         raise ValueError(f"style_layer_weights must have a positive sum; got {c.style_layer_weights}")
+    if len(set(c.long_term)) != len(c.long_term) or 1 not in c.long_term:
+        raise ValueError(f"long_term must hold 1 and each distance once, such as 1,2,4; got {c.long_term}")
     if c.style_blend_weights is not None and sum(c.style_blend_weights) <= 0:
         raise ValueError(f"style_blend_weights must have a positive sum; got {c.style_blend_weights}")

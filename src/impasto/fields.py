@@ -10,7 +10,8 @@ import functools
 import math
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-Group = Literal["Look", "Control", "Optimization", "Run"]  # where an option shows in `--help` and docs
+# Where an option shows in `--help` and docs; "Video" options belong to `impasto video` alone.
+Group = Literal["Look", "Control", "Optimization", "Run", "Video"]
 
 
 def option(

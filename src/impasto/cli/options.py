@@ -48,6 +48,16 @@ def numbers(values: list[str] | None) -> list[float] | None:
     return weights
 
 
+def distances(values: list[str] | None) -> list[int] | None:
+    """`--long-term 1,2,4`: whole numbers of frames."""
+    if not values:
+        return None
+    items = _items(values)
+    if not items or not all(text.isdigit() and int(text) >= 1 for text in items):
+        raise typer.BadParameter(f"{','.join(values)!r}: give frame distances such as 1,2,4")
+    return [int(text) for text in items]
+
+
 def layer_names(values: list[str] | None) -> list[str] | None:
     """`--style-layers relu1_1,relu2_1`: names checked against `impasto layers` by the config."""
     if not values:
@@ -109,6 +119,8 @@ SPELLINGS: dict[str, Spelling] = {
     "style_layer_weights": Spelling(metavar="W,...", parse=numbers),
     "content_layers": Spelling(metavar="LAYER,...", parse=layer_names),
     "style_layers": Spelling(metavar="LAYER,...", parse=layer_names),
+    "frame_iterations": Spelling(metavar="N"),
+    "long_term": Spelling(metavar="J,...", parse=distances),
     "max_memory": Spelling(metavar="SIZE", parse=memory_size, help="Budget such as 6G; bigger scales run in tiles."),
 }
 
@@ -126,12 +138,13 @@ def _shown_default(f: dataclasses.Field) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else str(value)
 
 
-def config_parameters() -> list[inspect.Parameter]:
+def config_parameters(*, video: bool = False) -> list[inspect.Parameter]:
     """One keyword parameter per StyleConfig field the command line offers, named after the field,
-    with default None (a field left out keeps the preset's value), in field order."""
+    with default None (a field left out keeps the preset's value), in field order. The Video
+    group's fields are options of `impasto video` alone (video=True)."""
     params = []
     for f in dataclasses.fields(StyleConfig):
-        if f.name in API_ONLY:
+        if f.name in API_ONLY or (f.metadata["group"] == "Video" and not video):
             continue
         spelling = SPELLINGS.get(f.name, Spelling())
         allowed, kind = choices(StyleConfig, f.name), number_kind(StyleConfig, f.name)
@@ -160,11 +173,14 @@ def config_overrides(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in names and v is not None}
 
 
-def option_table(command: Any) -> str:
-    """The options of a (click) command as Markdown tables, one per help group (docs/cli.md)."""
+def option_table(command: Any, groups: tuple[str, ...] | None = None) -> str:
+    """The options of a (click) command as Markdown tables, one per help group (docs/cli.md), and
+    the fields offered to Python alone; only `groups`' tables when given (docs/video.md)."""
     rows: dict[str, list[str]] = {}
     for param in command.params:
         if not isinstance(param, TyperOption):
+            continue
+        if groups is not None and getattr(param, "rich_help_panel", None) not in groups:
             continue
         flags = ", ".join(f"`{o}`" for o in param.opts)
         metavar = f" `{param.metavar}`".replace("|", "\\|") if param.metavar else ""
@@ -174,6 +190,8 @@ def option_table(command: Any) -> str:
     out = []
     for group, lines in rows.items():
         out += [f"**{group}**", "", "| option | what it does |", "| --- | --- |", *lines, ""]
+    if groups is not None:
+        return "\n".join(out)
     out += ["**Python only** (`impasto.StyleConfig`)", "", "| field | what it does | why not an option |"]
     out.append("| --- | --- | --- |")
     fields = {f.name: f for f in dataclasses.fields(StyleConfig)}

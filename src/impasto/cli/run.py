@@ -196,7 +196,9 @@ def execute(run, schedule, outputs: Outputs, *, quiet: bool, debug: bool, checkp
             task,
             completed=p.done * _WORK,
             where=where,
-            terms=terms + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else ""),
+            terms=terms
+            + (f" + tv {p.tv_loss:.3g}" if p.tv_loss else "")
+            + (f" + temporal {p.temporal_loss:.3g}" if p.temporal_loss else ""),
             rate=f"{seconds / steps:.2f} s/it",
         )
         if outputs.saves_at(p.step, p.total):

@@ -1,8 +1,10 @@
-"""The loss of one scale and its gradient on the image: α·L_content + β·L_style + λ·TV.
+"""The loss of one scale and its gradient on the image: α·L_content + β·L_style + λ·TV (+ γ·L_temporal).
 
 Reference: Gatys et al. 2015 (arXiv 1508.06576), eq. 7, L_total = α·L_content + β·L_style, with
 the terms of nst/losses.py (means instead of the paper's sums: see there) and the style regions of
-nst/regions.py. Differs from Gatys et al. 2015: an optional total-variation prior λ·TV (0 by default).
+nst/regions.py. Differs from Gatys et al. 2015: an optional total-variation prior λ·TV (0 by default). For video
+frames, Ruder et al. 2016's temporal term γ·Σ L_temporal over the anchors (earlier painted frames
+warped onto this one, nst/temporal.py); none for a picture.
 
 One criterion serves both ways a scale runs:
 - whole: one forward and backward pass over the image (`evaluate`);
@@ -24,6 +26,7 @@ from ..config import StyleConfig
 from ..nst.losses import Moments, content_loss, total_variation
 from ..nst.regions import StyleRegion, mask_at, region_moments, regions_loss
 from ..nst.style_losses import STYLE_LOSSES, StyleLossKind
+from ..nst.temporal import Anchor, temporal_loss
 from ..nst.vgg import VGG19Features
 from .tiling import Tile, crop, cut_tiles, style_gradients, style_surrogate, tiled_features, window
 
@@ -43,6 +46,8 @@ class Criterion:
     style_weight: float
     tv_weight: float
     dtype: torch.dtype
+    anchors: Sequence[Anchor] = ()
+    temporal_weight: float = 0.0
 
     @functools.cached_property  # read at every step
     def layers(self) -> list[str]:
@@ -72,8 +77,14 @@ class Criterion:
         """λ·TV of the image, or a zero without a graph when λ is 0."""
         return self.tv_weight * total_variation(image) if self.tv_weight else image.new_zeros(())
 
+    def temporal_term(self, image: torch.Tensor) -> torch.Tensor:
+        """γ·Σ_anchors L_temporal (Ruder et al. 2016 eq. 7-8), or a zero without a graph."""
+        if not self.anchors or not self.temporal_weight:
+            return image.new_zeros(())
+        return self.temporal_weight * sum(temporal_loss(image, a.warped, a.weights) for a in self.anchors)
+
     def evaluate(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One pass: (loss, the weighted terms (content, style, tv)); fills image.grad."""
+        """One pass: (loss, the weighted terms (content, style, tv, temporal)); fills image.grad."""
         image.grad = None
         features = self.model(image, self.layers, dtype=self.dtype)
         moments = [
@@ -85,6 +96,7 @@ class Criterion:
                 self.content_term(features),
                 self.style_term(moments, image.device),
                 self.tv_term(image),
+                self.temporal_term(image),
             ]
         )
         loss = terms.sum()
@@ -117,11 +129,11 @@ class Criterion:
             content += share.detach()
             del piece, features, surrogate, share  # before the next tile's pass, not after it
         image.grad = None
-        tv = self.tv_term(image)
-        if tv.requires_grad:
-            tv.backward()
+        tv, temporal = self.tv_term(image), self.temporal_term(image)
+        if tv.requires_grad or temporal.requires_grad:
+            (tv + temporal).backward()
         image.grad = grad if image.grad is None else image.grad.add_(grad)
-        terms = torch.stack([content, grads.term, tv.detach()])
+        terms = torch.stack([content, grads.term, tv.detach(), temporal.detach()])
         return terms.sum(), terms
 
 
@@ -161,9 +173,11 @@ def criterion_for(
     config: StyleConfig,
     dtype: torch.dtype,
     tile: int | None = None,
+    anchors: Sequence[Anchor] = (),
 ) -> Criterion:
     """The criterion of one scale: content (1, C, H, W) is the network image of the content (its
-    features are the targets, computed in tiles of `tile` px when the scale runs tiled)."""
+    features are the targets, computed in tiles of `tile` px when the scale runs tiled); anchors,
+    a video frame's earlier frames as network images (nst/temporal.py)."""
     with torch.no_grad():
         if tile is None:
             targets = model(content, list(config.content_layers), dtype=dtype)
@@ -181,4 +195,6 @@ def criterion_for(
         config.style_weight,
         config.tv_weight,
         dtype,
+        tuple(anchors),
+        config.temporal_weight,
     )

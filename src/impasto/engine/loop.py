@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..config import StyleConfig
+from ..nst.temporal import Anchor
 from ..nst.vgg import VGG19Features
 from ..runtime import HostCopy, release_free_memory, resolve_precision
 from .checkpoint import Checkpoint, Checkpointer, capture, restore_average, restore_optimizer
@@ -59,6 +60,7 @@ class Progress:
     width: int = 0  # of the current scale
     height: int = 0
     done: float = 0.0  # share of the run's work done, in [0, 1]: steps weighed by their pixels
+    temporal_loss: float = 0.0  # a video frame's γ·L_temporal (nst/temporal.py); 0 for a picture
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -133,11 +135,14 @@ def _optimize_scale(
     its result and, for Adam, the optimizer, whose moments the next scale carries on."""
     config, clock = run.config, run.clock
     regions = style_regions(run.model, inputs, run.colors, config, run.dtype, tile=footprint.tile)
-    criterion = criterion_for(run.model, run.colors.content(inputs.content), regions, config, run.dtype, footprint.tile)
+    anchors = [Anchor(run.colors.content(a.warped), a.weights) for a in inputs.anchors]
+    criterion = criterion_for(
+        run.model, run.colors.content(inputs.content), regions, config, run.dtype, footprint.tile, anchors
+    )
     image = start.detach().requires_grad_(True)
     optimizer = make_optimizer(image, config, history=footprint.history, moments=moments)
     cost = step_cost(scale, footprint)
-    host = HostCopy(3, image.device)
+    host = HostCopy(4, image.device)
     generator = torch.Generator().manual_seed(config.seed + scale.index)
     closure = _closure(criterion, image, scale, footprint, generator, host)
     # Differs from Gatys et al. 2015: the scale's result is the average of its last iterates
@@ -154,8 +159,8 @@ def _optimize_scale(
             first = scale.iterations + 1
     for step in range(first, scale.iterations + 1):
         optimizer.step(closure)
-        content_term, style_term, tv_term = host.get()
-        total = content_term + style_term + tv_term
+        content_term, style_term, tv_term, temporal_term = host.get()
+        total = content_term + style_term + tv_term + temporal_term
         losses.append(total)
         clock.steps += 1
         clock.work += cost
@@ -180,6 +185,7 @@ def _optimize_scale(
                     content_loss=content_term,
                     style_loss=style_term,
                     tv_loss=tv_term,
+                    temporal_loss=temporal_term,
                     elapsed=time.perf_counter() - clock.start,
                     image=run.colors.to_rgb(current, inputs.content),
                     scale=scale.index + 1,

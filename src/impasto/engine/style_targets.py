@@ -8,6 +8,7 @@ target taken over the style's own mask when it has one. Colour modes are in colo
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,7 @@ from ..config import StyleConfig
 from ..nst.losses import Moments
 from ..nst.regions import StyleRegion, normalize_masks, region_masses, region_moments, region_shares
 from ..nst.style_losses import STYLE_LOSSES, StyleLossKind
+from ..nst.temporal import Anchor
 from ..nst.vgg import VGG19Features
 from .color_modes import ColorMode
 from .tiling import cut_tiles, tiled_moments
@@ -30,13 +32,15 @@ class ScaleInputs:
     content: (1, 3, H, W). styles: (1, 3, h, w) each, at their style size.
     masks: (1, 1, H, W) in [0, 1] per style, where it paints; None: every style everywhere.
     style_masks: per style, (1, 1, h, w) in [0, 1] over the style image or None (all of it);
-    None: no style has one.
+    None: no style has one. anchors: a video frame's earlier painted frames warped onto it, sRGB,
+    with their weights (nst/temporal.py); () for a picture.
     """
 
     content: torch.Tensor
     styles: list[torch.Tensor]
     masks: list[torch.Tensor] | None = None
     style_masks: list[torch.Tensor | None] | None = None
+    anchors: Sequence[Anchor] = ()
 
 
 def _style_moments(
