@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test test-fast lint bench bench-quick bench-quality bench-batch bench-web bench-profile clean
+.PHONY: install demo serve test test-fast lint bench bench-quick bench-quality bench-batch bench-video bench-web bench-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench-quality: $(STAMP)
 # memory of the whole process tree, and where the driver would become the bottleneck.
 bench-batch: $(STAMP)
 	$(BIN)/python benchmarks/batch.py --json benchmarks/results/batch.json
+
+# `impasto video` (γ 0, 30, 100, 300 and the default) against stylizing each frame alone, on synthetic
+# clips with exact flows (benchmarks/video_clips.py): E_warp, style, content, seconds per frame.
+bench-video: $(STAMP)
+	$(BIN)/python benchmarks/video.py --gammas 0,30,100,300 --json benchmarks/results/video.json --strip docs/video-strip.png
 
 # 20 jobs submitted at once to a real `impasto serve`, with the health endpoint timed meanwhile.
 bench-web: $(STAMP)

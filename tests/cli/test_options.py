@@ -19,30 +19,36 @@ from impasto.config import StyleConfig
 from impasto.fields import choices, is_tuple, number_kind
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+VIDEO_DOCS = DOCS.with_name("video.md")
 FIELDS = {f.name: f for f in dataclasses.fields(StyleConfig)}
 runner = CliRunner()
 
 
-def _command():
-    return typer.main.get_command(app).commands["stylize"]
+def _command(name: str = "stylize"):
+    return typer.main.get_command(app).commands[name]
 
 
-def _options():
-    return {p.name: p for p in _command().params if p.param_type_name == "option"}
+def _options(name: str = "stylize"):
+    return {p.name: p for p in _command(name).params if p.param_type_name == "option"}
 
 
-def _documented_table() -> str:
-    text = DOCS.read_text(encoding="utf-8")
+def _documented_table(path: Path = DOCS) -> str:
+    text = path.read_text(encoding="utf-8")
     return text.split("<!-- options:begin -->\n", 1)[1].split("<!-- options:end -->", 1)[0]
 
 
 def test_every_field_is_an_option_or_api_only_with_a_reason():
-    options = _options()
+    options, video = _options(), _options("video")
     for name, field in FIELDS.items():
         if name in API_ONLY:
             assert len(API_ONLY[name]) > 20, f"{name}: say why it is API-only"
             assert name not in options, f"{name} is listed as API-only but is an option"
             continue
+        if field.metadata["group"] == "Video":  # impasto video's own: not offered by stylize or batch
+            assert name not in options and name in video, name
+            assert video[name].rich_help_panel == "Video"
+            continue
+        assert name in video, f"{name} is a stylize option but not a video one"
         assert name in options, f"{name} is neither an `impasto stylize` option nor in API_ONLY"
         assert options[name].rich_help_panel == field.metadata["group"]
         assert field.metadata["help"] in options[name].help or SPELLINGS[name].help in options[name].help
@@ -61,8 +67,14 @@ def test_the_help_lists_every_option_and_its_default():
 def test_docs_option_table_is_the_generated_one():
     # Refresh with: python docs/options.py
     assert _documented_table() == option_table(_command())
-    for name in FIELDS.keys() - API_ONLY.keys():
-        assert _options()[name].opts[0] in _documented_table(), name
+    for name, field in FIELDS.items():
+        if name not in API_ONLY and field.metadata["group"] != "Video":
+            assert _options()[name].opts[0] in _documented_table(), name
+    video = _documented_table(VIDEO_DOCS)
+    assert video == option_table(_command("video"), ("Output", "Video"))
+    for name, field in FIELDS.items():
+        if field.metadata["group"] == "Video":
+            assert _options("video")[name].opts[0] in video, name
 
 
 def _below_minimum(name: str):
@@ -94,7 +106,8 @@ def test_validation_reads_each_fields_choices(name):
 
 @pytest.mark.parametrize("name", [n for n in FIELDS if choices(StyleConfig, n) and n not in API_ONLY])
 def test_the_command_line_refuses_a_bad_choice_in_one_line(name, tmp_path):
-    flag = _options()[name].opts[0]
-    result = runner.invoke(app, ["stylize", "a.jpg", "b.jpg", "-o", str(tmp_path / "o.png"), flag, "bogus"])
+    command = "video" if FIELDS[name].metadata["group"] == "Video" else "stylize"
+    flag = _options(command)[name].opts[0]
+    result = runner.invoke(app, [command, "a.jpg", "b.jpg", "-o", str(tmp_path / "o.mp4"), flag, "bogus"])
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and f"{name} must be one of" in lines[0], result.stderr

@@ -1,5 +1,5 @@
 """The `impasto` command (edge): the typer app and its commands, one module each (stylize, serve,
-info, layers), and the console script. Exit codes (errors.py): 0 done, 2 bad input or options,
+info, layers, batch, video), and the console script. Exit codes (errors.py): 0 done, 2 bad input or options,
 130 interrupted (Ctrl-C, SIGTERM), 1 internal error.
 """
 
@@ -16,6 +16,7 @@ from .info import info
 from .layers import layers
 from .serve import serve
 from .stylize import stylize
+from .video import video
 
 app = typer.Typer(
     cls=OneLineErrors,
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command(no_args_is_help=True)(stylize)
 app.command()(serve)
 app.command(cls=ContentsFirst, no_args_is_help=True)(batch)
+app.command(no_args_is_help=True)(video)
 
 
 app.command()(layers)
