@@ -88,7 +88,7 @@ def frame_by_frame(paths: list[Path], style: Path, size: int, folder: Path) -> t
 def video_command(frames: Path, style: Path, out: Path, size: int, gamma: str | None, extra: list[str]) -> list[str]:
     """The `impasto video` command line of one row."""
     command = [sys.executable, "-m", "impasto", "video", f"{frames}/", str(style), "-o", f"{out}/"]
-    command += ["--size", str(size), "--seed", "0", "--force"]
+    command += ["--size", str(size), "--seed", "0", "--force", "--restart"]
     if gamma is not None:
         command += ["--temporal-weight", gamma]
     return command + extra

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,22 @@ def content_tensor(content_path) -> torch.Tensor:
 @pytest.fixture()
 def style_tensor(style_path) -> torch.Tensor:
     return load_tensor(style_path, 64)
+
+
+# Ray (impasto batch, impasto video --workers): one HOME per session, a short temp path per test.
+@pytest.fixture(scope="session")
+def ray_home(tmp_path_factory) -> Path:
+    """One HOME for every Ray test of the session: Ray caches its auth token (~/.ray/auth_token)
+    in the process, so a new HOME per test would make the next cluster's token differ."""
+    return tmp_path_factory.mktemp("ray-home")
+
+
+@pytest.fixture()
+def ray_env(tmp_path, monkeypatch, ray_home):
+    home = ray_home
+    short = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RAY_TMPDIR", str(short))
+    monkeypatch.setenv("IMPASTO_CACHE", str(tmp_path / "cache"))
+    yield {**os.environ, "HOME": str(home), "RAY_TMPDIR": str(short)}
+    shutil.rmtree(short, ignore_errors=True)

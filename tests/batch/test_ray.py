@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,24 +25,6 @@ pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 QUICK = {"size": 64, "start_size": 64, "iterations": 6, "stop_tolerance": 0.0}
 LONG = {"size": 64, "start_size": 64, "iterations": 400, "stop_tolerance": 0.0}
-
-
-@pytest.fixture(scope="session")
-def ray_home(tmp_path_factory) -> Path:
-    """One HOME for every Ray test of the session: Ray caches its auth token (~/.ray/auth_token)
-    in the process, so a new HOME per test would make the next cluster's token differ."""
-    return tmp_path_factory.mktemp("ray-home")
-
-
-@pytest.fixture()
-def ray_env(tmp_path, monkeypatch, ray_home):
-    home = ray_home
-    short = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("RAY_TMPDIR", str(short))
-    monkeypatch.setenv("IMPASTO_CACHE", str(tmp_path / "cache"))
-    yield {**os.environ, "HOME": str(home), "RAY_TMPDIR": str(short)}
-    shutil.rmtree(short, ignore_errors=True)
 
 
 def _images(folder: Path) -> tuple[list[Path], list[Path]]:

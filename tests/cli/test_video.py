@@ -62,6 +62,7 @@ def test_every_bad_input_is_one_line_and_exit_2(tmp_path, clip):
         "range syntax": ([clip, STYLE, "-o", out, "--frames", "two"], "START:END"),
         "unknown extension": ([clip, STYLE, "-o", tmp_path / "out.avi"], ".avi"),
         "output is the input": ([clip, STYLE, "-o", clip, "--force"], "is the input"),
+        "no such output folder": ([clip, STYLE, "-o", tmp_path / "typo" / "out.mp4"], "does not exist"),
         "missing style": ([clip, tmp_path / "nope.jpg", "-o", out], "nope.jpg"),
         "long term without 1": ([clip, STYLE, "-o", out, "--long-term", "2,4"], "long_term"),
         "bad long term": ([clip, STYLE, "-o", out, "--long-term", "1,x"], "frame distances"),
@@ -72,6 +73,17 @@ def test_every_bad_input_is_one_line_and_exit_2(tmp_path, clip):
     out.write_bytes(b"")
     assert "--force" in _one_line_error(_invoke(clip, STYLE, "-o", out))
     assert not any(p.name.startswith("out.mp4.impasto-") for p in tmp_path.iterdir())  # no work began
+
+
+def test_a_second_run_of_the_same_command_meanwhile_is_refused(tmp_path, clip):
+    from impasto.config import StyleConfig
+    from impasto.video import pipeline
+
+    out = tmp_path / "out.mp4"
+    job = pipeline.plan(clip, [EXAMPLES / "starry_night.jpg"], out, StyleConfig.preset("default", size=384))
+    with job.work.locked():
+        result = _invoke(clip, STYLE, "-o", out)
+    assert result.exit_code == 1 and "another impasto video is working in" in result.output
 
 
 def _streams(path: Path) -> dict:
@@ -127,3 +139,11 @@ def test_ctrl_c_halfway_exits_130_and_the_same_command_continues(tmp_path, clip)
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # not painted again
     assert len(list(tmp_path.glob("painted.mp4.impasto-*/pass1/*.npy"))) == 6
     assert _streams(out)["frames"] == 6
+
+
+def test_an_output_ending_with_a_slash_is_a_folder_whatever_its_name(tmp_path, clip):
+    from impasto.config import StyleConfig
+    from impasto.video import pipeline
+
+    job = pipeline.plan(clip, [EXAMPLES / "starry_night.jpg"], f"{tmp_path}/frames.v2/", StyleConfig())
+    assert job.kind == "folder" and job.output.name == "frames.v2"

@@ -58,7 +58,7 @@ def _painted(job) -> list[np.ndarray]:
 @pytest.mark.slow
 def test_the_temporal_term_lowers_the_warping_error_against_frame_by_frame(tmp_path):
     clip = _pan(tmp_path / "clip")
-    job = pipeline.plan(clip, [EXAMPLES / "starry_night.jpg"], tmp_path / "out/", _config(), force=True)
+    job = pipeline.plan(clip, [EXAMPLES / "starry_night.jpg"], tmp_path / "out/", _config())
     shots = pipeline.analyse(job)
     assert shots == [0]  # one shot: the pan is reliable flow everywhere
     pipeline.paint(job, shots)
@@ -76,7 +76,7 @@ def test_the_temporal_term_lowers_the_warping_error_against_frame_by_frame(tmp_p
 def test_an_interrupted_run_resumed_gives_the_frames_of_an_uninterrupted_one(tmp_path):
     clip = _pan(tmp_path / "clip")
     styles = [EXAMPLES / "starry_night.jpg"]
-    whole = pipeline.plan(clip, styles, tmp_path / "whole/", _config(), force=True)
+    whole = pipeline.plan(clip, styles, tmp_path / "whole/", _config())
     pipeline.paint(whole, pipeline.analyse(whole))
     cut = pipeline.plan(clip, styles, tmp_path / "cut/", _config())
 

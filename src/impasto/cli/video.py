@@ -29,7 +29,7 @@ def _own_options(
         ..., metavar="IN", show_default=False, help="The clip: mp4, mov, mkv, webm, GIF... or a folder of frames."
     ),
     styles: list[Path] = typer.Argument(..., metavar="STYLE", show_default=False, help="One or more paintings."),
-    output: Path = typer.Option(
+    output: str = typer.Option(
         ...,
         "--output",
         "-o",
@@ -51,12 +51,13 @@ def _own_options(
         rich_help_panel=_OUT,
         help="Frame rate of a folder of frames. [dim]\\[default: 25][/dim]",
     ),
-    force: bool = typer.Option(
+    force: bool = typer.Option(False, "--force", metavar="", rich_help_panel=_OUT, help="Overwrite OUT if it exists."),
+    restart: bool = typer.Option(
         False,
-        "--force",
+        "--restart",
         metavar="",
         rich_help_panel=_OUT,
-        help="Overwrite OUT and start over, dropping painted frames.",
+        help="Drop the frames painted by an earlier run; start over.",
     ),
     keep_work: bool = typer.Option(
         False,
@@ -71,6 +72,23 @@ def _own_options(
     allow_huge: bool = typer.Option(
         False, "--allow-huge", metavar="", rich_help_panel=_RUN, help=f"Allow --size over {MAX_SIZE}."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        rich_help_panel=_RUN,
+        help="Paint this many shots at once on a local Ray (a clip is cut at its scene cuts).",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", metavar="HOST:PORT", rich_help_panel=_RUN, help="Paint the shots on a Ray cluster."
+    ),
+    cpus_per_job: int | None = typer.Option(
+        None,
+        "--cpus-per-job",
+        min=1,
+        rich_help_panel=_RUN,
+        help="CPU threads per shot with --workers or --address. [dim]\\[default: CPUs / --workers][/dim]",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", rich_help_panel=_RUN, help="Print only errors."),
     debug: bool = typer.Option(False, "--debug", metavar="", rich_help_panel=_RUN, help="Show tracebacks."),
 ) -> None:
@@ -83,7 +101,7 @@ def video(**values: Any) -> None:
 
     Size: the long side is --size, 384 px unless given (never above the clip's own). The work
     folder beside OUT keeps every painted frame: Ctrl-C stops (exit 130) and the same command
-    continues; --force starts over.
+    continues (add --force when OUT already existed); --restart starts over.
     """
     from ..runtime import tune_allocator
     from . import run as cli_run
@@ -111,10 +129,19 @@ def video(**values: Any) -> None:
         )
     except (ValueError, TypeError) as err:
         fail(str(err))
-    raise typer.Exit(_execute(job, force=v["force"], keep=v["keep_work"], quiet=v["quiet"], debug=v["debug"]))
+    settings = None
+    if v["workers"] or v["address"]:
+        import os
+
+        from ..batch.engine import Settings
+
+        cpus = v["cpus_per_job"] or max(1, (os.cpu_count() or 1) // (v["workers"] or 1))
+        settings = Settings(workers=v["workers"], address=v["address"], cpus_per_job=cpus)
+    code = _execute(job, settings, restart=v["restart"], keep=v["keep_work"], quiet=v["quiet"], debug=v["debug"])
+    raise typer.Exit(code)
 
 
-def _execute(job, *, force: bool, keep: bool, quiet: bool, debug: bool) -> int:
+def _execute(job, settings, *, restart: bool, keep: bool, quiet: bool, debug: bool) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -144,10 +171,10 @@ def _execute(job, *, force: bool, keep: bool, quiet: bool, debug: bool) -> int:
     for note in job.clip.notes:
         console.print(f"impasto: warning: {note}")
     try:
-        with bar:
-            shots = pipeline.analyse(job, force=force, callback=lambda n, total: bar.update(task, completed=n))
+        with job.work.locked(), bar:
+            shots = pipeline.analyse(job, restart=restart, callback=lambda n, total: bar.update(task, completed=n))
             bar.update(task, where=f"{len(shots)} shot{'s' * (len(shots) > 1)}, {job.size[0]}x{job.size[1]}")
-            pipeline.paint(job, shots, on_step)
+            pipeline.paint(job, shots, on_step, settings=settings)
             bar.update(task, description="encoding", completed=job.count * job.config.passes, where="")
             notes = pipeline.encode(job, keep=keep)
     except KeyboardInterrupt:
@@ -157,7 +184,7 @@ def _execute(job, *, force: bool, keep: bool, quiet: bool, debug: bool) -> int:
         return EXIT_INTERRUPTED
     except DiskFullError as err:
         fail(f"{err.strerror}; the painted frames are kept in {job.work.root}", EXIT_INTERNAL)
-    except (ValueError, OSError) as err:  # MediaError is a ValueError
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as err:  # MediaError, ShotError, a diverged loss
         if debug:
             raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__, EXIT_INTERNAL)

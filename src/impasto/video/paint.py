@@ -70,9 +70,11 @@ class Painter:
         count: int,
         shots: Sequence[int],
         callback: FrameCallback | None = None,
+        on_painted: Callable[[int, int, np.ndarray], None] | None = None,
     ):
+        """on_painted(pass, index, image) follows each frame's save (a Ray task sends it on)."""
         self.run, self.work, self.flows, self.count = run, work, flows, count
-        self.config, self.callback = run.config, callback
+        self.config, self.callback, self.on_painted = run.config, callback, on_painted
         self.shot = np.searchsorted(np.asarray(sorted(shots)), np.arange(count), side="right") - 1
         self.total = count * self.config.passes
         self.done = sum(work.count_painted(p, range(count)) for p in range(1, self.config.passes + 1))
@@ -134,8 +136,11 @@ class Painter:
             )
         if found or done > 1:
             self.seconds.append(time.perf_counter() - began)
-        self.work.save_painted(done, index, _array(result))
+        image = _array(result)
+        self.work.save_painted(done, index, image)
         self.done += 1
+        if self.on_painted is not None:
+            self.on_painted(done, index, image)
 
     def _reporter(self, done: int, index: int, steps: int) -> Callable:
         if self.callback is None:

@@ -12,6 +12,7 @@ Each phase skips what the work folder already holds, so a rerun continues.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..api import PreparedRun, prepare
-from ..config import StyleConfig
+from ..api import PreparedRun, prepare, scales
+from ..config import INIT_MODES, StyleConfig
 from ..io.fingerprint import fingerprint, sha256_bytes, sha256_file
 from .flow import CUT_BELOW, FlowCache, grey, reliability
 from .media import Clip, MediaError, frame_size, output_kind, probe, read_frames, write_clip
@@ -38,6 +39,8 @@ class VideoRun:
 
     clip: Clip
     output: Path
+    kind: str  # of the output: mp4, mkv, webm, gif or folder (media.output_kind)
+    styles: tuple[Path, ...]
     run: PreparedRun  # the styles and config, the content a stand-in of the working size
     start: int  # the frame range [start, stop) of the clip
     stop: int
@@ -88,7 +91,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def plan(
     source: Path,
     styles: Sequence[Path],
-    output: Path,
+    output: Path | str,
     config: StyleConfig,
     *,
     frames: str | None = None,
@@ -96,28 +99,41 @@ def plan(
     fps: float | None = None,
     force: bool = False,
 ) -> VideoRun:
-    """Check every input and option and find the run's work folder (made by `analyse`)."""
+    """Check every input and option and find the run's work folder (made by `analyse`). output:
+    a string ending with a separator is a folder whatever its name (`-o frames.v2/`)."""
     kind = output_kind(output)
+    output = Path(output)
     if _same_file(source, output):
         raise ValueError(f"the output {output} is the input; choose another -o")
     if kind != "folder" and output.exists() and not force:
         raise ValueError(f"{output} exists; pass --force to overwrite it")
+    if not output.parent.is_dir():
+        raise ValueError(f"the folder of {output} does not exist")
     clip = probe(source, fps=fps)
     start, stop = frame_range(frames, clip.frame_count)
     size = frame_size(clip, config.size)
     config = dataclasses.replace(config, size=max(size))
     run = prepare(Image.new("RGB", size), list(styles), config=config)
+    scales(run)  # a size that fits no memory budget fails here, before any work
     digests = [_digest(clip), *(sha256_file(s) for s in styles)]
-    key = fingerprint(digests, {"config": config, "range": [start, stop], "size": size, "fps": fps, "v": FORMAT})
-    return VideoRun(clip, output, run, start, stop, size, crf, WorkFolder(folder_for(output, key)))
+    if config.init not in INIT_MODES:
+        digests.append(sha256_file(config.init))
+    # Where and in what memory it runs does not change a frame: a run may continue elsewhere.
+    looks = dataclasses.replace(config, device="auto", max_memory=None, tile_size=None)
+    key = fingerprint(digests, {"config": looks, "range": [start, stop], "size": size, "fps": fps, "v": FORMAT})
+    work = WorkFolder(folder_for(output, key))
+    return VideoRun(clip, output, kind, tuple(Path(s) for s in styles), run, start, stop, size, crf, work)
 
 
-def analyse(video: VideoRun, *, force: bool = False, callback: Callable[[int, int], None] | None = None) -> list[int]:
+def analyse(video: VideoRun, *, restart: bool = False, callback: Callable[[int, int], None] | None = None) -> list[int]:
     """Decode the range's frames into the work folder and compute the flows of every pair the run
-    needs (cached); return the shots' first frames (indices in the range). callback(done, count)."""
+    needs (cached); return the shots' first frames (indices in the range). restart: drop what the
+    work folder holds first. callback(done, count)."""
     work = video.work
-    if force and work.root.exists():
-        shutil.rmtree(work.root)
+    if restart and work.root.exists():
+        for part in work.root.iterdir():
+            if part.name != "lock":  # held by this run
+                shutil.rmtree(part) if part.is_dir() else part.unlink()
     work.create({"input": str(video.clip.path), "range": [video.start, video.stop], "size": list(video.size)})
     cache = FlowCache(work.flows, video.config.flow)
     distances = sorted(set(video.config.long_term))
@@ -130,7 +146,9 @@ def analyse(video: VideoRun, *, force: bool = False, callback: Callable[[int, in
         else:
             if decoded is None:  # decode from here on
                 decoded = read_frames(video.clip, video.size, video.start + index, video.stop)
-            frame = next(decoded)
+            frame = next(decoded, None)
+            if frame is None:
+                raise MediaError(f"{video.clip.path}: frame {video.start + index} could not be decoded")
             work.save_input(index, frame)
         recent[index] = grey(frame)
         recent.pop(index - distances[-1] - 1, None)
@@ -144,7 +162,14 @@ def analyse(video: VideoRun, *, force: bool = False, callback: Callable[[int, in
     return [0, *starts]
 
 
-def paint(video: VideoRun, shots: Sequence[int], callback: FrameCallback | None = None) -> None:
+def paint(video: VideoRun, shots: Sequence[int], callback: FrameCallback | None = None, *, settings=None) -> None:
+    """Paint every frame not yet in the work folder: in this process, or with `settings` (the
+    batch engine's Settings: --workers, --address) one shot per Ray task (video/shots.py)."""
+    if settings is not None:
+        from .shots import paint_on_ray
+
+        paint_on_ray(video, shots, settings, callback)
+        return
     Painter(video.run, video.work, FlowCache(video.work.flows, video.config.flow), video.count, shots, callback).paint()
 
 
@@ -162,7 +187,8 @@ def encode(video: VideoRun, *, keep: bool = False) -> list[str]:
     last = video.config.passes
     frames = (np.asarray(Image.open(video.work.painted_png(last, i)).convert("RGB")) for i in range(video.count))
     stamps, span = times(video)
-    notes = write_clip(video.output, frames, stamps, source=video.clip, span=span, crf=video.crf)
+    target = f"{video.output}{os.sep}" if video.kind == "folder" else video.output
+    notes = write_clip(target, frames, stamps, source=video.clip, span=span, crf=video.crf)
     if not keep:
         shutil.rmtree(video.work.root, ignore_errors=True)
     return notes

@@ -14,11 +14,12 @@ another key, so another folder; the old one is left for the user to delete.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,12 @@ def folder_for(output: Path, key: str) -> Path:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """`data` to `path` through a temp file and a rename; a full disk is a DiskFullError."""
-    temp = path.with_name(f".{path.name}.part")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         with open(temp, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # a renamed file is a whole one, even after a power cut
         os.replace(temp, path)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -60,6 +63,20 @@ class WorkFolder:
 
     def __init__(self, root: Path):
         self.root = root
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Held while a process works in the folder: a second run of the same command fails at
+        once (ValueError) instead of writing the same frames."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(f"another impasto video is working in {self.root}") from None
+            yield
 
     def create(self, meta: dict) -> None:
         for part in ("input", "flows"):
