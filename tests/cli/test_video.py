@@ -16,7 +16,7 @@ import av
 import numpy as np
 import pytest
 from typer.testing import CliRunner
-from videofiles import make_clip, rgb_frames
+from videofiles import add_tone, make_clip, rgb_frames
 
 from impasto.cli.app import app
 
@@ -52,8 +52,15 @@ def test_every_bad_input_is_one_line_and_exit_2(tmp_path, clip):
         w.writeframes(np.zeros(8000, dtype=np.int16).tobytes())
     still = tmp_path / "still.png"
     still.write_bytes((EXAMPLES / "tubingen.jpg").read_bytes())
+    empty = tmp_path / "empty.mkv"  # a video stream that holds no frame (and some sound)
+    with av.open(str(empty), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        add_tone(container, 0.5)
+        container.mux(stream.encode(None))
     out = tmp_path / "out.mp4"
     cases = {
+        "zero frames": ([empty, STYLE, "-o", out], "has no frames"),
         "missing": ([tmp_path / "nope.mp4", STYLE, "-o", out], "nope.mp4"),
         "not a video": ([text, STYLE, "-o", out], "notes.mp4"),
         "audio only": ([sound, STYLE, "-o", out], "tone.wav"),
@@ -111,8 +118,15 @@ def test_a_clip_with_sound_comes_out_with_its_frames_timing_and_sound(tmp_path, 
     assert painted["size"] == (64, 48)
     assert np.allclose(painted["times"], source["times"], atol=1e-3)
     assert painted["audio"] == source["audio"] == "aac"
-    assert abs(painted["audio_seconds"] - source["audio_seconds"]) < 0.05
+    # The tone outlasts the picture; the sound is cut to the picture's span (6 frames at 25 fps),
+    # to within one AAC frame (1024 samples at 44.1 kHz).
+    assert source["audio_seconds"] > 0.3 and abs(painted["audio_seconds"] - 6 / 25) < 1024 / 44100 + 1e-3
     assert not any(".impasto-" in p.name for p in tmp_path.iterdir())  # the work folder is gone
+
+
+def _ctrl_c_reaches_it() -> None:
+    """A background shell starts its jobs with SIGINT ignored, and Python then keeps it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.slow
@@ -120,7 +134,14 @@ def test_ctrl_c_halfway_exits_130_and_the_same_command_continues(tmp_path, clip)
     out = tmp_path / "painted.mp4"
     command = [sys.executable, "-m", "impasto", "video", str(clip), STYLE, "-o", str(out), *FAST, "--keep-work"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    first = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=_ctrl_c_reaches_it,  # noqa: PLW1509 - as from a terminal, even from a background shell
+    )
     deadline = time.monotonic() + 240
     painted: list[Path] = []
     while time.monotonic() < deadline and len(painted) < 2:
@@ -147,3 +168,22 @@ def test_an_output_ending_with_a_slash_is_a_folder_whatever_its_name(tmp_path, c
 
     job = pipeline.plan(clip, [EXAMPLES / "starry_night.jpg"], f"{tmp_path}/frames.v2/", StyleConfig())
     assert job.kind == "folder" and job.output.name == "frames.v2"
+
+
+def test_a_full_disk_stops_with_one_line_and_keeps_the_finished_frames(tmp_path, monkeypatch):
+    import errno
+
+    from impasto.video import work as work_module
+
+    folder = work_module.WorkFolder(tmp_path / "w")
+    folder.create({})
+    folder.save_painted(1, 0, np.zeros((4, 4, 3), np.float32))
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(work_module.os, "fsync", full)
+    with pytest.raises(work_module.DiskFullError, match="no space left on the device writing"):
+        folder.save_painted(1, 1, np.ones((4, 4, 3), np.float32))
+    assert folder.is_painted(1, 0) and not folder.is_painted(1, 1)
+    assert not [p for p in (tmp_path / "w" / "pass1").iterdir() if p.name.endswith(".part")]

@@ -95,3 +95,22 @@ def test_an_interrupted_run_resumed_gives_the_frames_of_an_uninterrupted_one(tmp
         np.testing.assert_array_equal(a, b)
     changed = pipeline.plan(clip, styles, tmp_path / "cut/", _config(temporal_weight=50.0))
     assert changed.work.root != cut.work.root  # other options: another work folder
+
+
+@pytest.mark.slow
+def test_long_term_terms_and_a_second_pass_paint_every_frame_without_flicker(tmp_path):
+    clip = _pan(tmp_path / "clip")
+    styles = [EXAMPLES / "starry_night.jpg"]
+    job = pipeline.plan(clip, styles, tmp_path / "out/", _config(long_term=(1, 2), passes=2))
+    pipeline.paint(job, pipeline.analyse(job))
+    assert job.work.count_painted(1, range(4)) == job.work.count_painted(2, range(4)) == 4
+    first = [job.work.load_painted(1, i) for i in range(4)]
+    second = _painted(job)  # the last pass's
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(first, second))  # the second pass repainted
+    alone = [
+        render(dataclasses.replace(job.run, content=Image.fromarray(job.work.load_input(i))))[0]
+        .numpy()
+        .transpose(1, 2, 0)
+        for i in range(job.count)
+    ]
+    assert _e_warp(second) < 0.5 * _e_warp(alone)

@@ -7,6 +7,7 @@ Its options: the command's own (files, frame range, encoding, run control), ever
 from __future__ import annotations
 
 import inspect
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from .options import config_overrides, config_parameters
 from .stylize import _grouped
 
 _OUT, _RUN = "Output", "Run"
-# The default long side for video: one frame after the first paints in about 7 s on 2 CPU cores
-# (docs/video.md); a GPU paints 1080p.
+# The default long side for video: a 384x216 frame paints in about 11 s on 2 CPU cores
+# (docs/video.md), about 5.5 minutes per second of 30-fps video.
 VIDEO_SIZE = 384
 
 
@@ -169,7 +170,7 @@ def _execute(job, settings, *, restart: bool, keep: bool, quiet: bool, debug: bo
         done_frames[0] = p.done
 
     for note in job.clip.notes:
-        console.print(f"impasto: warning: {note}")
+        console.print(f"impasto: warning: {note}", soft_wrap=True)
     try:
         with job.work.locked(), bar:
             shots = pipeline.analyse(job, restart=restart, callback=lambda n, total: bar.update(task, completed=n))
@@ -179,7 +180,8 @@ def _execute(job, settings, *, restart: bool, keep: bool, quiet: bool, debug: bo
             notes = pipeline.encode(job, keep=keep)
     except KeyboardInterrupt:
         console.print(
-            f"impasto: interrupted; {done_frames[0]} frame(s) kept in {job.work.root}; run the same command to continue"
+            f"impasto: interrupted; {done_frames[0]} frame(s) kept in {job.work.root}; run the same command to continue",
+            soft_wrap=True,  # one line, whatever the width
         )
         return EXIT_INTERRUPTED
     except DiskFullError as err:
@@ -189,7 +191,7 @@ def _execute(job, settings, *, restart: bool, keep: bool, quiet: bool, debug: bo
             raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__, EXIT_INTERNAL)
     for note in notes:
-        console.print(f"impasto: warning: {note}")
+        console.print(f"impasto: warning: {note}", soft_wrap=True)
     console.print(
         f"wrote {job.output} ({job.count} frames, {job.size[0]}x{job.size[1]}) in {_clock(time.perf_counter() - began)}"
     )
@@ -201,6 +203,15 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
+def _video_parameters() -> list[inspect.Parameter]:
+    """The config's options, --size showing video's own default."""
+    params = config_parameters(video=True)
+    for param in params:
+        if param.name == "size":
+            param.default.help = re.sub(r"\[default: \d+\]", f"[default: {VIDEO_SIZE}]", param.default.help)
+    return params
+
+
 video.__signature__ = inspect.Signature(
     _grouped(
         [
@@ -208,7 +219,7 @@ video.__signature__ = inspect.Signature(
                 p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
                 for p in inspect.signature(_own_options, eval_str=True).parameters.values()
             ),
-            *config_parameters(video=True),
+            *_video_parameters(),
         ]
     )
 )

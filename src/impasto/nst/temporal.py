@@ -57,11 +57,12 @@ def _grid(flow: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y], dim=-1).unsqueeze(0)
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """`image` (1, C, H, W) of frame s seen from frame t through the backward flow (1, 2, H, W):
-    bilinear; positions outside frame s take the nearest border pixel (`inside` says where)."""
+    bilinear, or bicubic (sharper: a painted frame warped again and again keeps its strokes);
+    positions outside frame s take the nearest border pixel (`inside` says where)."""
     grid = _grid(flow.to(image.dtype))
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return F.grid_sample(image, grid, mode=mode, padding_mode="border", align_corners=True)
 
 
 def inside(flow: torch.Tensor) -> torch.Tensor:

@@ -97,7 +97,9 @@ class Painter:
         if other > index:  # a backward pass: the later frame onto the earlier one
             pair = pair.reversed()
         painted = _tensor(self.work.load_painted(done, other))
-        return warp(painted, pair.backward), pair.weights()
+        # Differs from Ruder et al. (bilinear): bicubic, so that strokes carried over many frames
+        # are not blurred a little more by every warp (docs/video.md).
+        return warp(painted, pair.backward, "bicubic").clamp(0, 1), pair.weights()
 
     def _frame(self, done: int, index: int, direction: int) -> None:
         content = self.work.load_input(index)
