@@ -16,7 +16,8 @@ from PIL import Image
 from videofiles import VFR, H, W, add_tone, make_clip, pattern, rgb_frames
 
 from impasto.video import encode
-from impasto.video.media import Clip, MediaError, frame_size, output_kind, probe, read_frames, write_clip
+from impasto.video.encode import write_clip
+from impasto.video.media import Clip, MediaError, frame_size, output_kind, probe, read_frames
 
 # (Kr, Kb) of the luma equations: ITU-R BT.601 and BT.709
 KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722), "bt2020": (0.2627, 0.0593)}

@@ -3,7 +3,7 @@
 A clip is a video file FFmpeg can read (through PyAV) or a folder of numbered images. Frames come
 out as (H, W, 3) uint8 sRGB at the size asked for, upright, one at a time, so a long clip never
 sits in memory. Frame times are exact Fractions of a second from the first frame, so a variable
-frame rate survives the round trip through `write_clip` (encode.py).
+frame rate survives the round trip through encode.py's `write_clip`.
 
 Colour follows the stream's tags (ITU-R BT.601 / BT.709 / BT.2020 matrix, limited or full range);
 an untagged stream is taken as BT.601 below 720 lines and BT.709 from 720, as players do.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -117,7 +117,7 @@ def read_frames(clip: Clip, size: tuple[int, int], start: int = 0, stop: int | N
         for image in _numbered_images(clip.path)[start:stop]:
             yield _load_image(image, size)
         return
-    with _open(clip.path) as container:
+    with open_source(clip.path) as container:
         stream = _video_stream(container, clip.path)
         stream.codec_context.thread_type = "AUTO"
         for index, frame in enumerate(container.decode(stream)):
@@ -125,27 +125,6 @@ def read_frames(clip: Clip, size: tuple[int, int], start: int = 0, stop: int | N
                 break
             if index >= start:
                 yield _to_rgb(frame, size, clip.rotation)
-
-
-def write_clip(
-    out: Path | str,
-    frames: Iterable[np.ndarray],
-    times: Sequence[Fraction],
-    *,
-    source: Clip | None = None,
-    span: tuple[Fraction, Fraction] | None = None,
-    crf: int = 18,
-) -> list[str]:
-    """Encode `frames` at `times` to `out`, atomically, with the source's sound over `span`;
-    returns one-line warnings. See impasto.video.encode.write_clip."""
-    from .encode import write_clip as encode_clip  # encode.py imports this module
-
-    return encode_clip(out, frames, times, source=source, span=span, crf=crf)
-
-
-def open_source(path: Path) -> av.container.InputContainer:
-    """Open a media file with PyAV; MediaError naming it when FFmpeg cannot read it."""
-    return _open(path)
 
 
 def first_frame_time(container: av.container.InputContainer, path: Path) -> Fraction:
@@ -161,7 +140,8 @@ def _even(value: float, limit: int) -> int:
     return max(MIN_SIDE, even)
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def open_source(path: Path) -> av.container.InputContainer:
+    """Open a media file with PyAV; MediaError naming it when FFmpeg cannot read it."""
     try:
         return av.open(str(path))
     except PermissionError:
@@ -180,7 +160,7 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.vide
 
 
 def _probe_file(path: Path) -> Clip:
-    with _open(path) as container:
+    with open_source(path) as container:
         stream = _video_stream(container, path)
         stamps, first = _packet_times(container, stream)
         if first is None:

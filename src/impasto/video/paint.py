@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..api import PreparedRun, frame_schedule, render
+from ..api import PreparedRun, frame_schedule, render, scales
 from ..nst.temporal import Anchor, fill, long_term_weights, warp
 from .flow import FlowCache
 from .work import WorkFolder
@@ -115,8 +115,9 @@ class Painter:
         anchors = [Anchor(w, c) for (w, _), c in zip(found, weights)]
         began = time.perf_counter()
         if done == 1 and not found:  # a shot's first frame: a picture
-            steps = sum(s.iterations for s, _ in _schedule(run))
-            result = render(run, callback=self._reporter(done, index, steps))
+            schedule = scales(run)
+            steps = sum(s.iterations for s, _ in schedule)
+            result = render(run, schedule=schedule, callback=self._reporter(done, index, steps))
         else:
             if done == 1:
                 start = fill(*found[0], photo) if self._same_shot(index, index - direction) else photo
@@ -168,9 +169,3 @@ class Painter:
             )
 
         return report
-
-
-def _schedule(run: PreparedRun):
-    from ..api import scales
-
-    return scales(run)

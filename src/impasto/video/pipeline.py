@@ -25,8 +25,9 @@ from PIL import Image
 from ..api import PreparedRun, prepare, scales
 from ..config import INIT_MODES, StyleConfig
 from ..io.fingerprint import fingerprint, sha256_bytes, sha256_file
+from .encode import write_clip
 from .flow import CUT_BELOW, FlowCache, grey, reliability
-from .media import Clip, MediaError, frame_size, output_kind, probe, read_frames, write_clip
+from .media import Clip, MediaError, frame_size, output_kind, probe, read_frames
 from .paint import FrameCallback, Painter
 from .work import WorkFolder, folder_for
 

@@ -59,8 +59,10 @@ def paint_shot(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, An
             work.create({})
             for local, data in enumerate(spec["inputs"]):
                 work.input_path(local).write_bytes(data)
-            for name, data in spec["flows"].items():
-                (work.flows / name).write_bytes(data)
+            config = StyleConfig(**spec["options"])
+            cache = FlowCache(work.flows, config.flow)
+            for (local, distance), data in spec["flows"].items():
+                cache.path(local, distance).write_bytes(data)
             for (done, local), data in spec["painted"].items():
                 work.save_painted(done, local, np.load(io.BytesIO(data)))
             styles = []
@@ -68,7 +70,6 @@ def paint_shot(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, An
                 path = Path(folder) / f"{i}-{Path(name).name}"
                 path.write_bytes(data)
                 styles.append(path)
-            config = StyleConfig(**spec["options"])
             if spec["gpus"] and ray.get_gpu_ids():
                 config = dataclasses.replace(config, device="cuda")
             run = prepare(Image.new("RGB", tuple(spec["size"])), styles, config=config)
@@ -87,7 +88,6 @@ def paint_shot(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, An
                 np.save(buffer, image)
                 ray.get(monitor.checkpoint.remote(frame_key(shot, done, first + local), 0, buffer.getvalue()))
 
-            cache = FlowCache(work.flows, config.flow)
             Painter(run, work, cache, spec["count"], [0], on_step, send).paint()
         except KeyboardInterrupt:
             return {"stopped": True, "node": node}

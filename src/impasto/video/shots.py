@@ -23,6 +23,7 @@ from .. import __version__
 from ..batch.cluster import Cluster
 from ..batch.engine import Settings
 from ..io.fingerprint import plain
+from .flow import FlowCache
 from .paint import FrameCallback, FrameProgress
 from .shot_task import paint_shot, parse_key
 
@@ -39,10 +40,6 @@ def shot_ranges(shots: Sequence[int], count: int) -> list[tuple[int, int]]:
     return list(zip(starts, [*starts[1:], count]))
 
 
-def _bytes(path) -> bytes:
-    return path.read_bytes()
-
-
 class _Driver:
     def __init__(self, video, settings: Settings, callback: FrameCallback | None):
         self.video, self.work, self.settings, self.callback = video, video.work, settings, callback
@@ -56,15 +53,15 @@ class _Driver:
     def spec(self, shot: tuple[int, int], key: str) -> dict[str, Any]:
         start, stop = shot
         video, work = self.video, self.work
-        distances = sorted(set(video.config.long_term))
+        cache = FlowCache(work.flows, video.config.flow)
         flows = {
-            f"{t - start:06d}-{j}.npy": _bytes(work.flows / f"{t:06d}-{j}.npy")
+            (t - start, j): cache.path(t, j).read_bytes()
             for t in range(start, stop)
-            for j in distances
+            for j in sorted(set(video.config.long_term))
             if t - j >= start
         }
         painted = {
-            (p, i - start): _bytes(work.root / f"pass{p}" / f"{i + 1:06d}.npy")
+            (p, i - start): work.painted_state(p, i).read_bytes()
             for p in range(1, self.passes + 1)
             for i in range(start, stop)
             if work.is_painted(p, i)
@@ -73,10 +70,10 @@ class _Driver:
             "key": key,
             "first": start,
             "count": stop - start,
-            "inputs": [_bytes(work.input_path(i)) for i in range(start, stop)],
+            "inputs": [work.input_path(i).read_bytes() for i in range(start, stop)],
             "flows": flows,
             "painted": painted,
-            "styles": [(str(path), _bytes(path)) for path in video.styles],
+            "styles": [(str(path), path.read_bytes()) for path in video.styles],
             "options": plain(video.config),
             "size": list(video.size),
             "cpus": self.settings.cpus_per_job,

@@ -118,7 +118,10 @@ class WorkFolder:
         write_atomic(self._painted(done, index, ".npy"), buffer.getvalue())
 
     def load_painted(self, done: int, index: int) -> np.ndarray:
-        return np.load(self._painted(done, index, ".npy"))
+        return np.load(self.painted_state(done, index))
+
+    def painted_state(self, done: int, index: int) -> Path:
+        return self._painted(done, index, ".npy")
 
     def painted_png(self, done: int, index: int) -> Path:
         return self._painted(done, index, ".png")
