@@ -1,5 +1,6 @@
 """runtime.py: devices, precision, the allocator and the cache folder."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,17 @@ def test_auto_precision_follows_the_hardware(device):
             flags = Path("/proc/cpuinfo").read_text().split()
         except OSError:
             flags = []
-        native = "avx512_bf16" in flags or "amx_bf16" in flags
+        cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL"
+        below_bf16 = cap.upper() in (
+            "SSE41",
+            "AVX",
+            "AVX2",
+            "AVX2_VNNI",
+            "AVX2_VNNI_2",
+            "AVX512_CORE",
+            "AVX512_CORE_VNNI",
+        )
+        native = ("avx512_bf16" in flags or "amx_bf16" in flags) and not below_bf16
     assert bf16_native(dev) is native
     assert resolve_precision("auto", dev) == (torch.bfloat16 if native else torch.float32)
     assert resolve_precision("fp32", dev) == torch.float32 and resolve_precision("bf16", dev) == torch.bfloat16
@@ -88,3 +99,29 @@ def test_the_web_data_folder_lives_in_the_same_cache_folder(monkeypatch, tmp_pat
     monkeypatch.delenv("IMPASTO_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_data_dir() == cache_dir() / "web" == tmp_path / "xdg" / "impasto" / "web"
+
+
+@pytest.mark.parametrize(
+    ("variable", "cap", "native_if_the_cpu_has_bf16"),
+    [
+        ("ONEDNN_MAX_CPU_ISA", "AVX2", False),
+        ("ONEDNN_MAX_CPU_ISA", "avx512_core", False),
+        ("DNNL_MAX_CPU_ISA", "AVX512_CORE_VNNI", False),
+        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16", True),
+        ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX", True),
+        ("ONEDNN_MAX_CPU_ISA", "ALL", True),
+        ("ONEDNN_MAX_CPU_ISA", "not-an-isa", True),  # oneDNN ignores it: the CPU's best
+    ],
+)
+def test_auto_precision_follows_the_instruction_set_onednn_may_use(
+    monkeypatch, variable, cap, native_if_the_cpu_has_bf16
+):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv(variable, cap)
+    cpu = torch.device("cpu")
+    for flags, has_bf16 in (({"avx512f", "avx512_bf16"}, True), ({"amx_bf16"}, True), ({"avx2", "avx512f"}, False)):
+        monkeypatch.setattr(runtime, "_cpu_flags", lambda flags=flags: flags)
+        expected = has_bf16 and native_if_the_cpu_has_bf16
+        assert runtime.bf16_native(cpu) is expected, (flags, cap)
+        assert runtime.resolve_precision("auto", cpu) == (torch.bfloat16 if expected else torch.float32)

@@ -43,12 +43,52 @@ def _cpu_flags() -> set[str]:
         return set()
 
 
+# oneDNN's instruction sets, in its order (dnnl_cpu_isa_t); ONEDNN_MAX_CPU_ISA (or the older
+# DNNL_MAX_CPU_ISA) caps what it may use, so one machine can run another machine's arithmetic.
+# AVX10_1_512 is AVX512_CORE_FP16's newer name, AVX10_1_512_AMX AVX512_CORE_AMX's.
+_ONEDNN_ISAS = (
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+    "AVX512_CORE_BF16",
+    "AVX512_CORE_FP16",
+    "AVX10_1_512",
+    "AVX512_CORE_AMX",
+    "AVX10_1_512_AMX",
+    "AVX512_CORE_AMX_FP16",
+    "AVX10_1_512_AMX_FP16",
+    "AVX10_2_512",
+    "AVX10_2_512_AMX_2",
+)
+_FIRST_BF16_ISA = _ONEDNN_ISAS.index("AVX512_CORE_BF16")
+
+
+def onednn_isa_cap() -> str | None:
+    """The instruction set that ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA) caps oneDNN at, upper
+    case; None when neither is set or it says ALL/DEFAULT (oneDNN then uses the CPU's best)."""
+    value = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    return None if value in ("", "ALL", "DEFAULT") else value
+
+
 def bf16_native(device: torch.device) -> bool:
-    """Whether `device` computes bf16 convolutions natively (so bf16 is faster, not emulated)."""
+    """Whether `device` computes bf16 convolutions natively (so bf16 is faster, not emulated).
+
+    On the CPU: the CPU has avx512_bf16 or AMX, and oneDNN may use them (ONEDNN_MAX_CPU_ISA at
+    AVX512_CORE_BF16 or above, or unset). Below that oneDNN would emulate bf16 on avx512_core or
+    send it to reference kernels, both slower than fp32 (docs/cli.md#precision).
+    """
     if device.type == "cuda":  # Ampere (8.x) and newer; older GPUs only emulate bf16, slowly
         return torch.cuda.get_device_properties(device).major >= 8
     if device.type == "cpu":
-        return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+        if not {"avx512_bf16", "amx_bf16"} & _cpu_flags():
+            return False
+        cap = onednn_isa_cap()
+        # An unknown name: oneDNN ignores it and uses the CPU's best, so the flags decide.
+        return cap is None or cap not in _ONEDNN_ISAS or _ONEDNN_ISAS.index(cap) >= _FIRST_BF16_ISA
     return False  # mps: bf16 support depends on the OS version; fp32 is the safe choice
 
 
