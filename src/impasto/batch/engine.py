@@ -58,6 +58,7 @@ class JobResult:
     attempt: int = 0
     node: str = ""
     first_step: int = 0
+    precision_changed: bool = False  # resumed a checkpoint made in another precision
 
 
 @dataclass
@@ -249,13 +250,14 @@ class _Driver:
                 "options_requested": plain(job.requested()),
                 "options_resolved": result["resolved"],
                 **{k: result[k] for k in ("seconds", "steps", "device", "node", "attempt", "first_step")},
+                "precision_changed": result["precision_changed"],  # always written: true or false
                 "impasto": __version__,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
         )
         self.finished.add(key)
         self.record.drop_checkpoint(key)
-        fields = {k: result[k] for k in ("seconds", "steps", "attempt", "node", "first_step")}
+        fields = {k: result[k] for k in ("seconds", "steps", "attempt", "node", "first_step", "precision_changed")}
         self.status.results.append(JobResult(job, key, "done", **fields))
 
     def _stop(self, pending: deque) -> None:

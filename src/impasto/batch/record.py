@@ -2,7 +2,9 @@
 
 - `batch.jsonl`: one JSON line per finished job, appended and fsynced by the driver. A job is
   done when a line has its key (the SHA-256 of its inputs' bytes, its options as requested and its
-  output name) and its output still has the recorded SHA-256.
+  output name) and its output still has the recorded SHA-256. `precision_changed` (true or false,
+  on every line) says whether the job went on from a checkpoint made in another precision, as a
+  retry may on a node where "auto" resolves otherwise: its pixels are then not an uninterrupted run's.
 - `.impasto-batch.lock`: one driver per OUTDIR (an flock, released when the driver dies).
 - `.impasto-checkpoints/KEY.ckpt`: the latest checkpoint of each unfinished job, as the workers
   sent it, for a retry or the next run.

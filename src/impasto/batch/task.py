@@ -150,6 +150,9 @@ def run_job(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, Any]:
         "steps": last.step if last else 0,
         "first_step": seen["first"] or 0,
         "resumed_from": int(resume.clock["steps"]) if resume is not None else 0,
+        # The checkpoint's steps ran in another precision ("auto" resolves per node): the engine
+        # warned, and the picture is near, not on, an uninterrupted run's.
+        "precision_changed": bool(last and last.precision_changed),
         "device": str(device),
         "node": node_ip,
         "attempt": attempt,

@@ -3,7 +3,10 @@ it belongs to this run, and Ctrl-C that saves one before stopping.
 
 The checkpoint is `OUT.ckpt` beside the output (`out.png.ckpt`), written atomically every S
 seconds and at Ctrl-C, and removed once the output is written. `--resume` continues from it when
-the inputs (by content) and the options are those it was made with.
+the inputs (by content) and the options are those it was made with. The options are compared as
+given: `--precision auto` that resolves to another dtype here than where the checkpoint was made
+is the same option (the engine continues with one warning line); `--precision bf16` after `fp32`
+is not.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ the tile cuts' random generator, and the run's clock. Restored into the same inp
 next step is the step the uninterrupted run would have taken, so a seeded fp32 run on the CPU ends
 where it would have ended (tests/engine/test_checkpoint.py).
 
+The checkpoint also records the precision its steps ran in (`dtype`). Precision "auto" resolves per
+machine (runtime.resolve_precision), so a retry elsewhere may continue a bf16 run in fp32 or the
+reverse: it goes on, with one warning line, and ends near, not on, the uninterrupted run's pixels.
+
 When L-BFGS's pairs (2·history image copies) exceed `max_history_bytes`, the checkpoint is compact:
 the pairs are left out and the resumed optimizer rebuilds them over its next `history` steps, from
 a steepest-descent step (docs/batch.md says what that costs). Everything else is kept.
@@ -17,6 +21,7 @@ No I/O here: `to_state` gives plain tensors, numbers and lists (io/checkpoint.py
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,7 +30,15 @@ import torch
 from .lbfgs import LBFGS
 from .optimizers import ClampedAdam, IterateAverage
 
+log = logging.getLogger(__name__)
+
 MAX_HISTORY_BYTES = 256 << 20  # L-BFGS pairs beyond this are rebuilt after a resume, not shipped
+_PRECISIONS = {torch.float32: "fp32", torch.bfloat16: "bf16"}  # runtime.resolve_precision's names
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """The name of a resolved conv precision as options spell it: "fp32", "bf16"."""
+    return _PRECISIONS.get(dtype, str(dtype).removeprefix("torch."))
 
 
 @dataclass
@@ -42,6 +55,7 @@ class Checkpoint:
     average_count: int = 0
     generator: torch.Tensor | None = None  # the tile cuts' generator state
     compact: bool = False  # L-BFGS pairs left out
+    dtype: str | None = None  # the precision its steps ran in ("fp32", "bf16"); None: not recorded (older)
     meta: dict[str, Any] = field(default_factory=dict)  # the edge's own (fingerprint, job, ...)
 
     def to_state(self) -> dict[str, Any]:
@@ -57,12 +71,27 @@ class Checkpoint:
             "average_count": self.average_count,
             "generator": self.generator,
             "compact": self.compact,
+            "dtype": self.dtype,
             "meta": dict(self.meta),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Checkpoint:
-        return cls(**state)
+        return cls(**state)  # a state from before `dtype` was recorded loads with dtype None
+
+    def check_precision(self, dtype: torch.dtype) -> bool:
+        """Whether a resume in `dtype` changes the precision this checkpoint's steps ran in, with one
+        warning line logged when it does. A checkpoint that does not record it counts as unchanged."""
+        now = precision_name(dtype)
+        if self.dtype is None or self.dtype == now:
+            return False
+        log.warning(
+            "resuming in %s from a checkpoint made in %s: the result will not be pixel-identical to an "
+            "uninterrupted run",
+            now,
+            self.dtype,
+        )
+        return True
 
 
 class Checkpointer(Protocol):
@@ -129,9 +158,11 @@ def capture(
     clock: dict[str, float],
     average: IterateAverage | None,
     generator: torch.Generator,
+    dtype: torch.dtype,
     max_history_bytes: int = MAX_HISTORY_BYTES,
 ) -> Checkpoint:
-    """The loop's state after `step` steps of scale `scale`, as CPU copies."""
+    """The loop's state after `step` steps of scale `scale`, as CPU copies; dtype: the run's conv
+    precision (runtime.resolve_precision)."""
     state, compact = optimizer_state(optimizer, max_history_bytes)
     has_average = average is not None and average.average is not None
     return Checkpoint(
@@ -145,6 +176,7 @@ def capture(
         average_count=average.count if has_average else 0,
         generator=generator.get_state(),
         compact=compact,
+        dtype=precision_name(dtype),
     )
 
 

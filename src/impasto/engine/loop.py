@@ -61,6 +61,7 @@ class Progress:
     height: int = 0
     done: float = 0.0  # share of the run's work done, in [0, 1]: steps weighed by their pixels
     temporal_loss: float = 0.0  # a video frame's γ·L_temporal (nst/temporal.py); 0 for a picture
+    precision_changed: bool = False  # resumed a checkpoint of another precision: not pixel-identical
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -89,6 +90,7 @@ class _Run:
     scale_count: int
     callback: ProgressCallback | None
     checkpointer: Checkpointer | None = None
+    precision_changed: bool = False  # the resumed checkpoint ran in another dtype
 
 
 def tile_offset(core: int, generator: torch.Generator) -> tuple[int, int]:
@@ -193,12 +195,14 @@ def _optimize_scale(
                     width=scale.width,
                     height=scale.height,
                     done=clock.work / max(1, clock.total_work),
+                    precision_changed=run.precision_changed,
                 )
             )
         if run.checkpointer is not None and run.checkpointer.due():
             clock_state = {"steps": clock.steps, "work": clock.work, "total_steps": clock.total_steps}
             clock_state |= {"total_work": clock.total_work, "elapsed": time.perf_counter() - clock.start}
-            run.checkpointer.save(capture(scale.index, step, image, optimizer, losses, clock_state, average, generator))
+            saved = capture(scale.index, step, image, optimizer, losses, clock_state, average, generator, run.dtype)
+            run.checkpointer.save(saved)
         if settled:
             break
     result = average.value if average is not None else image.detach()
@@ -225,13 +229,13 @@ def optimize_scales(
     scale's images and masks (style_targets.ScaleInputs) on the run's device. init overrides
     `config.init` for the first scale (a path is resolved by the caller). checkpointer is asked
     after every step whether to save a Checkpoint; resume continues from one, taken by the same
-    inputs and config (engine/checkpoint.py). Raises NonFiniteLossError if the loss stops being finite.
+    inputs and config (engine/checkpoint.py; in another precision with one warning, and
+    Progress.precision_changed). Raises NonFiniteLossError if the loss stops being finite.
     """
     clock = _Clock(sum(s.iterations for s, _ in scales), sum(s.iterations * step_cost(s, f) for s, f in scales))
     inputs = inputs_at(scales[0][0])
     colors = fit_color_mode(inputs.content, inputs.styles, inputs.style_masks, config)
     dtype = resolve_precision(config.precision, inputs.content.device)
-    run = _Run(model, config, colors, dtype, clock, len(scales), callback, checkpointer)
     first = config.init if init is None else init
     start = initial_image(
         colors.content(inputs.content), first if isinstance(first, str) else colors.content(first), config.seed
@@ -246,6 +250,8 @@ def optimize_scales(
         clock.steps, clock.work = int(resume.clock["steps"]), resume.clock["work"]
         clock.total_steps, clock.total_work = int(resume.clock["total_steps"]), resume.clock["total_work"]
         clock.start -= resume.clock["elapsed"]
+    changed = resume is not None and resume.check_precision(dtype)  # precision "auto" resolves per machine
+    run = _Run(model, config, colors, dtype, clock, len(scales), callback, checkpointer, changed)
     for index, (scale, footprint) in enumerate(scales):
         if resume is not None and index < resume.scale:
             continue  # done before the checkpoint
