@@ -229,8 +229,8 @@ def on_paper(rows: dict, n: int, size: int, content: Path) -> tuple[str, dict]:
     text = (
         f"On paper: N nodes each running k jobs at t s/job finish N*k*3600/t jobs per hour (here t = {t:.1f} s "
         f"at {size} px on all {os.cpu_count()} cores: {3600 / t:.0f} jobs/h per node). The driver alone writes "
-        "each output and fsynced record line, polls every 0.5 s, and takes ~1 progress message per running job "
-        "per second and each running job's checkpoint every 60 s. "
+        "each output and fsynced record line, polls every 1 s (POLL_SECONDS), and takes ~1 progress message per "
+        "running job every 2 s (PROGRESS_EVERY) and each running job's checkpoint every 60 s. "
     )
     if c["driver_cpu_per_job"] is not None:
         d, u = c["driver_cpu_per_job"], c["driver_core_share"]
@@ -245,8 +245,8 @@ def on_paper(rows: dict, n: int, size: int, content: Path) -> tuple[str, dict]:
     text += (
         f"Counting B's whole wall-time overhead as driver time ({d_wall:.2f} s per job, Ray start and the "
         f"worker's torch import included: the most pessimistic) gives {3600 / d_wall:.0f} jobs/h. Progress "
-        "(assumed ~300 B and ~0.5 ms per call to the one Monitor actor): the actor is full near R = 2000, "
-        "when each drain moves 0.6 MB. Checkpoints (a job under 60 s sends none): "
+        "(assumed ~300 B and ~0.5 ms per call to the one Monitor actor, R/2 calls a second): the actor is "
+        "full near R = 4000, when each drain moves 1.2 MB. Checkpoints (a job under 60 s sends none): "
         f"~{ckpt / MIB:.1f} MiB per job per minute at {size} px (L-BFGS pairs capped at 256 MiB), which the "
         f"driver writes; at an assumed 500 MB/s disk that holds R <= {3e10 / ckpt:.0f}."
     )

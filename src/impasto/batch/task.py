@@ -4,7 +4,7 @@ The task receives every input as bytes, writes them to a private temp folder (so
 read exactly as `impasto stylize` reads files), runs the job, and returns the encoded output as
 bytes for the driver to write. It asks the driver's Monitor actor for the job's latest checkpoint
 when it starts (a retry continues from it), sends a checkpoint every `checkpoint_every` seconds,
-reports its step every second, and stops at the next step with a checkpoint when the driver asks.
+reports its step every 2 s (PROGRESS_EVERY), and stops at the next step with a checkpoint when the driver asks.
 
 A job that fails by itself (an image that only breaks when decoded, a diverged loss, a bug)
 returns {"error": one line}: that is not retried. Only a dead worker or node makes Ray retry.
