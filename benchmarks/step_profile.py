@@ -24,11 +24,19 @@ from speed import CONTENT, STYLE  # the images of make bench's side by side, who
 
 # Kinds of work by the ATen ops that do it (self time: each op's own time, children excluded).
 KINDS = {
-    "convolutions, forward": ("aten::mkldnn_convolution", "aten::cudnn_convolution", "aten::_convolution_pointwise"),
+    # _slow_conv2d_*: PyTorch's own kernels, which take some layers where oneDNN is capped below
+    # AVX512_CORE (ONEDNN_MAX_CPU_ISA=AVX2, docs/testing.md).
+    "convolutions, forward": (
+        "aten::mkldnn_convolution",
+        "aten::cudnn_convolution",
+        "aten::_convolution_pointwise",
+        "aten::_slow_conv2d_forward",
+    ),
     "convolutions, backward": (
         "aten::convolution_backward",
         "aten::mkldnn_convolution_backward",
         "aten::cudnn_convolution_backward_input",
+        "aten::_slow_conv2d_backward",
     ),
     "Gram sums (fp32) and their backward": ("aten::baddbmm_", "aten::baddbmm", "aten::bmm", "aten::mm", "aten::addmm"),
     "ReLU, forward and backward": ("aten::clamp_min_", "aten::relu_", "aten::relu", "aten::threshold_backward"),

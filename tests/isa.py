@@ -81,20 +81,25 @@ def _table(rows: list[dict]) -> str:
     for (test, name, op, limit), found in groups.items():
         values = [r["value"] for r in found]
         worst = max(found, key=lambda r: r["value"]) if op.startswith("<") else min(found, key=lambda r: r["value"])
-        margin = limit / worst["value"] if op.startswith("<") else worst["value"] / limit
-        margin_text = f"{margin:.2f}x" if worst["value"] > 0 else "-"
+        if op.startswith("<"):
+            margin = limit / worst["value"] if worst["value"] > 0 else float("inf")
+        elif 0 < limit < 1 and worst["value"] <= 1:  # a cosine: how much closer to 1 than the limit
+            margin = (1 - limit) / (1 - worst["value"]) if worst["value"] < 1 else float("inf")
+        else:
+            margin = worst["value"] / limit
+        margin_text = f"{margin:.2f}x" if margin != float("inf") else "exact"
         caps = sorted({r["cap"] for r in found})
         seeds = sorted({r["seed"] for r in found})
         lines.append(
-            f"| {test.split('::', 1)[1]} | {name} | {op} {limit:g} | {min(values):.4g} to {max(values):.4g} "
+            f"| {test.split('::', 1)[1]} | {name} | {op} {limit:g} | {min(values):.6g} to {max(values):.6g} "
             f"({len(seeds)} x {len(caps)}: {', '.join(caps)}) | {worst['cap']}, seed {worst['seed']} | {margin_text} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """make test-isa: the numeric tests under each cap this CPU runs. --spread: the same over
-    seeds 0-2, with the table of measured values against their limits (docs/testing.md)."""
+    """make test-isa: the numeric tests under each cap this CPU runs, and the table of the values
+    they measured against their limits. --spread: the same over seeds 0-2 (docs/testing.md)."""
     import argparse
     import os
     import subprocess
@@ -109,8 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         "--emulate-bf16", action="store_true", help="run the bf16 tests under AVX512_CORE's emulation too (slow)"
     )
     parser.add_argument("-m", "--marks", default="numeric", help="pytest -m expression [numeric]")
+    parser.add_argument("--table", nargs="+", metavar="JSONL", help="only print the table of earlier measurements")
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     args = parser.parse_args(argv)
+    if args.table:
+        import json
+
+        rows = [json.loads(line) for path in args.table for line in open(path).read().splitlines()]  # noqa: SIM115
+        print(_table(rows))
+        return 0
     caps = args.caps.split(",") if args.caps else caps_this_cpu_runs()
     seeds = (0, 1, 2) if args.spread else (0,)
     fd, out = tempfile.mkstemp(prefix="impasto-spread-", suffix=".jsonl")
@@ -134,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             if result.returncode != 0:
                 print(result.stdout[-4000:], file=sys.stderr)
     print("\n| cap | seed | pytest | time |\n|---|---|---|---|\n" + "\n".join(summary))
-    if args.spread:
-        import json
+    import json
 
-        with open(out) as f:
-            print("\n" + _table([json.loads(line) for line in f]))
+    with open(out) as f:
+        rows = [json.loads(line) for line in f]
+    if rows:  # what each limit was held to, under every cap (and seed)
+        print("\n" + _table(rows))
     print(f"\nmeasurements: {out}")
     return 1 if failed else 0
 

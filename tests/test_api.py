@@ -18,8 +18,10 @@ def test_stylize_from_paths_and_from_images(content_path, style_path, small_cont
 
 
 @pytest.mark.slow
+@pytest.mark.numeric
 def test_same_seed_same_bytes(content_path, style_path):
-    config = impasto.StyleConfig(size=64, iterations=5, init="noise", seed=7)
+    # fp32 on a fixed thread count (tests/conftest.py): bf16 kernels promise no run-to-run equality.
+    config = impasto.StyleConfig(size=64, iterations=5, init="noise", seed=7, precision="fp32")
     a = impasto.stylize(content_path, style_path, config=config)
     b = impasto.stylize(content_path, style_path, config=config)
     assert a.tobytes() == b.tobytes()

@@ -1,6 +1,8 @@
 """Perceptual control end to end (Gatys et al. 2017): colour, regions, the Wasserstein loss.
 
-Small real runs on the bundled images (64-128 px), judged with impasto.metrics.
+Small real runs on the bundled images (64-128 px), judged with impasto.metrics. The runs are fp32,
+the same arithmetic on every CPU; the limits are ratios within one run where they can be
+(docs/testing.md says how each was set).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def _run(styles, size, iterations, **options) -> torch.Tensor:
     """An 8-bit result, as a user gets it, back as (1, 3, H, W) in [0, 1]."""
     masks = options.pop("masks", None)
     style_masks = options.pop("style_masks", None)
-    config = StyleConfig(size=size, start_size=None, iterations=iterations, **options)
+    config = StyleConfig(size=size, start_size=None, iterations=iterations, **{"precision": "fp32", **options})
     run = api.prepare(CONTENT, styles, config=config, masks=masks, style_masks=style_masks)
     return to_tensor(to_pil(api.render(run)))
 
@@ -33,21 +35,23 @@ def _run(styles, size, iterations, **options) -> torch.Tensor:
 # The Scream: its palette is far from the photo's, so colour preservation has work to do. (With
 # The Starry Night, whose blues the photo's sky shares, histogram's colour_swd ratio is 0.52: README.)
 @pytest.mark.slow
-def test_luminance_keeps_the_photos_chroma_and_paints_its_luminance(vgg):
+@pytest.mark.numeric
+def test_luminance_keeps_the_photos_chroma_and_paints_its_luminance(vgg, within):
     out = _run([SCREAM], 96, 80, preserve_color="luminance")
     content, style = load_tensor(CONTENT, 96), load_tensor(SCREAM, 96)
     chroma_error = float((rgb_to_yiq(out)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean())
-    assert chroma_error < 2 / 255
+    within("chroma error", chroma_error, "<", 2 / 255)
     gain, offset = match_luminance(luminance(style), luminance(content))
     style_y = metrics.grey(luminance(style) * gain + offset)
     with torch.no_grad():
         painted = metrics.score(metrics.grey(out), metrics.grey(content), [style_y], vgg)["style_gram"]
         photo = metrics.score(metrics.grey(content), metrics.grey(content), [style_y], vgg)["style_gram"]
-    assert painted < 0.3 * photo, (painted, photo)
+    within("painted / photo style_gram", painted / photo, "<", 0.3)
 
 
 @pytest.mark.slow
-def test_histogram_keeps_the_photos_colours(vgg):
+@pytest.mark.numeric
+def test_histogram_keeps_the_photos_colours(vgg, within):
     content, style = load_tensor(CONTENT, 96), load_tensor(SCREAM, 96)
     with torch.no_grad():
         plain = metrics.score(_run([SCREAM], 96, 40), content, [style], vgg)
@@ -57,12 +61,13 @@ def test_histogram_keeps_the_photos_colours(vgg):
         recoloured = color_transfer(style, content).apply(style)
         painted = metrics.score(out, content, [recoloured], vgg)["style_gram"]
         photo = metrics.score(content, content, [recoloured], vgg)["style_gram"]
-    assert kept["color_swd"] < 0.5 * plain["color_swd"], (kept, plain)
-    assert painted < 0.5 * photo, (painted, photo)
+    within("kept / plain color_swd", kept["color_swd"] / plain["color_swd"], "<", 0.5)
+    within("painted / photo style_gram", painted / photo, "<", 0.5)
 
 
 @pytest.mark.slow
-def test_two_styles_paint_their_own_halves_and_a_soft_mask_leaves_no_seam(vgg):
+@pytest.mark.numeric
+def test_two_styles_paint_their_own_halves_and_a_soft_mask_leaves_no_seam(vgg, within):
     width, height = 128, 96
     x = torch.arange(width, dtype=torch.float32)
     styles = {"left": load_tensor(STARRY, width), "right": load_tensor(SCREAM, width)}
@@ -81,12 +86,14 @@ def test_two_styles_paint_their_own_halves_and_a_soft_mask_leaves_no_seam(vgg):
                 other = metrics.score(half, photo, [styles["right" if side == "left" else "left"]], vgg)["style_swd"]
                 assert own < other, (kind, side, own, other)
         seams[kind] = metrics.sky_seam(out)
-    assert seams["soft"] < 1.5, seams
-    assert seams["hard"] > 2 * seams["soft"], seams  # the measure does see a seam where there is one
+    # SPREAD-SEAM
+    within("soft seam", seams["soft"], "<", 1.5)
+    within("soft seam / hard seam", seams["soft"] / seams["hard"], "<", 0.5)  # the measure sees a real seam
 
 
 @pytest.mark.slow
-def test_a_style_mask_chooses_where_the_style_is_read(vgg):
+@pytest.mark.numeric
+def test_a_style_mask_chooses_where_the_style_is_read(vgg, within):
     starry, scream = Image.open(STARRY).convert("RGB"), Image.open(SCREAM).convert("RGB")
     scream = scream.resize((round(scream.width * starry.height / scream.height), starry.height))
     both = Image.new("RGB", (starry.width + scream.width, starry.height))
@@ -100,32 +107,35 @@ def test_a_style_mask_chooses_where_the_style_is_read(vgg):
         out = _run([both], 96, 40, style_masks=[mask], style_scale=2.0)
         with torch.no_grad():
             swd = [metrics.score(out, content, [ref], vgg)["style_swd"] for ref in refs]
-        assert swd[own] < swd[1 - own], swd
+        within(f"own / other style_swd, style {own + 1}", swd[own] / swd[1 - own], "<", 1.0)
 
 
 @pytest.mark.slow
-def test_what_no_mask_covers_keeps_the_photo():
+@pytest.mark.numeric
+def test_what_no_mask_covers_keeps_the_photo(within):
     width, height = 96, 72
     left = torch.zeros(1, 1, height, width)
     left[..., : width // 2] = 1.0
     out = _run([STARRY], width, 30, masks=[left])
     content = load_tensor(CONTENT, width)
     change = (out - content).abs().mean(dim=(0, 1, 2))  # per column
-    assert float(change[width // 2 + 8 :].mean()) < 0.5 * float(change[: width // 2 - 8].mean())
+    within(
+        "change uncovered / covered", float(change[width // 2 + 8 :].mean() / change[: width // 2 - 8].mean()), "<", 0.5
+    )
 
 
 @pytest.mark.slow
-def test_the_wasserstein_loss_paints(vgg):
+@pytest.mark.numeric
+def test_the_wasserstein_loss_paints(vgg, within):
     losses = []
-    config = StyleConfig(size=96, start_size=None, iterations=30, style_loss="wasserstein")
+    config = StyleConfig(size=96, start_size=None, iterations=30, style_loss="wasserstein", precision="fp32")
     out = api.render(api.prepare(CONTENT, [STARRY], config=config), callback=lambda p: losses.append(p.style_loss))
-    assert losses[-1] < 0.5 * losses[0]
+    within("last / first style loss", losses[-1] / losses[0], "<", 0.5)
     content, style = load_tensor(CONTENT, 96), load_tensor(STARRY, 96)
     with torch.no_grad():
-        assert (
-            metrics.score(out, content, [style], vgg)["style_swd"]
-            < 0.7 * metrics.score(content, content, [style], vgg)["style_swd"]
-        )
+        painted = metrics.score(out, content, [style], vgg)["style_swd"]
+        photo = metrics.score(content, content, [style], vgg)["style_swd"]
+    within("painted / photo style_swd", painted / photo, "<", 0.7)
 
 
 def test_masks_may_be_tensors_and_bad_ones_are_named():
@@ -253,7 +263,8 @@ def test_masks_that_only_cover_what_deep_layers_crop_leave_the_photo():
 
 
 @pytest.mark.slow
-def test_luminance_mode_through_scales_tiles_and_an_init_image():
+@pytest.mark.numeric
+def test_luminance_mode_through_scales_tiles_and_an_init_image(within):
     seen = []
     config = StyleConfig(
         size=96,
@@ -263,10 +274,11 @@ def test_luminance_mode_through_scales_tiles_and_an_init_image():
         tile_size=64,
         preserve_color="luminance",
         init=str(SCREAM),
+        precision="fp32",
     )
     out = api.render(api.prepare(CONTENT, [STARRY], config=config), callback=seen.append)
     assert [tuple(p.image.shape) for p in seen][::2] == [(1, 3, 51, 68), (1, 3, 51, 68), (1, 3, 72, 96)]
     content = load_tensor(CONTENT, 96)
     assert out.shape == content.shape
     chroma_error = float((rgb_to_yiq(to_tensor(to_pil(out)))[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean())
-    assert chroma_error < 2 / 255
+    within("chroma error", chroma_error, "<", 2 / 255)

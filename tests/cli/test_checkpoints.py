@@ -30,7 +30,8 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 @pytest.mark.slow  # three real runs in subprocesses
-def test_ctrl_c_saves_a_checkpoint_and_resume_ends_as_the_uninterrupted_run(tmp_path):
+@pytest.mark.numeric
+def test_ctrl_c_saves_a_checkpoint_and_resume_ends_as_the_uninterrupted_run(tmp_path, within):
     whole = tmp_path / "whole.png"
     assert _impasto(CONTENT, STYLE, "-o", whole, *OPTIONS).returncode == 0
     out = tmp_path / "out.png"
@@ -55,7 +56,9 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_ends_as_the_uninterrupted_run(tmp_
     assert resumed.returncode == 0, resumed.stderr
     assert not checkpoint.exists()  # done: nothing left to resume
     # fp32 state within 1e-5 of the uninterrupted run: the same 8-bit picture (a level of rounding at most).
-    assert np.abs(_pixels(out) - _pixels(whole)).max() <= 1
+    # fp32 in three processes on the same thread count: one 8-bit level for the rounding of values
+    # that land on a level's edge (SPREAD-CKPT).
+    within("max difference in 8-bit levels", np.abs(_pixels(out) - _pixels(whole)).max(), "<=", 1)
 
 
 def test_resume_without_a_checkpoint_is_a_one_line_error(tmp_path):

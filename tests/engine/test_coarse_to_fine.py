@@ -67,11 +67,20 @@ def test_average_off_returns_the_last_iterate(content_path, style_path, monkeypa
     assert float((averaged - iterates[-1]).abs().mean()) > 1e-4  # the average is another image
 
 
+# Measured in fp32 under ONEDNN_MAX_CPU_ISA=AVX2, AVX512_CORE and the default (AMD EPYC Zen 4,
+# avx512_bf16, no AMX) x seeds 0, 1, 2: last / first loss 0.435, 0.784, 0.680 at scales 1, 2, 3, the
+# same to 1e-6 everywhere (content init: the seed plays no part). Margin 0.116 on the worst. L-BFGS
+# may step uphill and undo it (scale 2: 3.59, 3.36, 4.01, 2.81), so any fall at all proves little:
+# at learning rate 0.05 (an optimizer that barely moves) every scale still falls, to 0.92, 0.98, 0.83.
+FALL = 0.9
+
+
+@pytest.mark.numeric
 def test_loss_falls_at_each_scale(content_path, style_path):
-    _, seen = _render(content_path, style_path)
+    _, seen = _render(content_path, style_path, precision="fp32")
     for scale in (1, 2, 3):
         losses = [p.loss for p in seen if p.scale == scale]
-        assert losses[-1] < losses[0]
+        assert losses[-1] < FALL * losses[0], (scale, losses)
 
 
 def test_adam_hands_on_its_moments_and_no_earlier_scale_stays_alive(content_path, style_path, monkeypatch):

@@ -33,20 +33,22 @@ def images(content_tensor, style_tensor, device):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_a_run_stays_on_its_device_and_lowers_the_loss(images, device, precision):
+@pytest.mark.numeric
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=pytest.mark.bf16)])
+def test_a_run_stays_on_its_device_and_lowers_the_loss(images, device, precision, seed, within):
     content, style = images
     losses = []
-    config = StyleConfig(size=64, iterations=6, precision=precision)
+    config = StyleConfig(size=64, iterations=6, precision=precision, seed=seed)
     result = optimize_image(
         content, [style], load_vgg19(device=device), config, callback=lambda p: losses.append(p.loss)
     )
     assert result.device.type == device and result.dtype == torch.float32
     assert torch.isfinite(result).all() and 0 <= result.min() and result.max() <= 1
-    assert losses[-1] < 0.7 * losses[0]
+    # SPREAD? (docs/testing.md)
+    within("last loss / first loss", losses[-1] / losses[0], "<", 0.7)
 
 
-def _loss_and_grad(model, content, style, dtype):
+def _loss_and_grad(model, content, style, dtype, seed):
     config = StyleConfig()
     weights = config.layer_weights()
     inputs = ScaleInputs(content, [style])
@@ -55,7 +57,8 @@ def _loss_and_grad(model, content, style, dtype):
     )[0].targets
     with torch.no_grad():
         content_target = model(content, ["relu4_2"], dtype=dtype)["relu4_2"]
-    image = content.flip(-1).clone().requires_grad_(True)  # away from the content: a real gradient
+    noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(seed)).to(content.device)
+    image = (content.flip(-1) + 0.05 * noise).clamp(0, 1).requires_grad_(True)  # away from the content
     features = model(image, ["relu4_2", *weights], dtype=dtype)
     moments = [region_moments(features, None, list(weights))]
     region = StyleRegion(None, 1.0, targets, region_masses(None, *image.shape[-2:], list(weights)))
@@ -65,16 +68,21 @@ def _loss_and_grad(model, content, style, dtype):
     return loss.detach(), image.grad.flatten(), targets
 
 
-def test_bf16_follows_fp32(images, device):
+@pytest.mark.numeric
+@pytest.mark.bf16
+def test_bf16_follows_fp32(images, device, seed, within):
     content, style = images
     model = load_vgg19(device=device)
-    loss32, grad32, grams32 = _loss_and_grad(model, content, style, torch.float32)
-    loss16, grad16, grams16 = _loss_and_grad(model, content, style, torch.bfloat16)
-    assert torch.nn.functional.cosine_similarity(grad32, grad16, dim=0) > 0.99
-    assert abs(loss16 - loss32) / loss32 < 0.02
-    for layer, gram in grams32.items():
-        assert grams16[layer].dtype == torch.float32  # Gram targets stay fp32 under bf16
-        assert (grams16[layer] - gram).norm() / gram.norm() < 0.02, layer
+    loss32, grad32, grams32 = _loss_and_grad(model, content, style, torch.float32, seed)
+    loss16, grad16, grams16 = _loss_and_grad(model, content, style, torch.bfloat16, seed)
+    for layer, gram in grams16.items():
+        assert gram.dtype == torch.float32, layer  # Gram targets stay fp32 under bf16
+    # Limits from the spread over 3 seeds x instruction sets, avx512_core's exact products summed in
+    # fp32 (as AMX sums them) and avx512_bf16's dot products (docs/testing.md).
+    within("gradient cosine", torch.nn.functional.cosine_similarity(grad32, grad16, dim=0), ">", 0.99)
+    within("loss error", abs(loss16 - loss32) / loss32, "<", 0.02)
+    worst = max(float((grams16[layer] - gram).norm() / gram.norm()) for layer, gram in grams32.items())
+    within("worst Gram target error", worst, "<", 0.02)
 
 
 def test_lbfgs_recursion_never_waits_for_the_device(device):

@@ -10,16 +10,18 @@ from impasto.engine.loop import NonFiniteLossError, Progress, initial_image, opt
 
 def _run(content, styles, vgg, **overrides):
     # The subtle preset: absolute losses and no early stop, so the loss falls far below its start
-    # (the default's relative losses settle at a balance near their start's scale).
-    config = StyleConfig.preset("subtle", size=64, **{"iterations": 30, **overrides})
+    # (the default's relative losses settle at a balance near their start's scale). fp32: the same
+    # arithmetic on every CPU (docs/testing.md).
+    config = StyleConfig.preset("subtle", size=64, **{"iterations": 30, "precision": "fp32", **overrides})
     seen: list[Progress] = []
     image = optimize_image(content, styles, vgg, config, callback=seen.append)
     return image, seen
 
 
 @pytest.mark.slow
+@pytest.mark.numeric
 @pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.05)])
-def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg, optimizer, lr):
+def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg, optimizer, lr, within):
     image, seen = _run(
         content_tensor,
         [style_tensor],
@@ -29,23 +31,25 @@ def test_loss_falls_below_a_fifth_of_its_start(content_tensor, style_tensor, vgg
         iterations=40 if optimizer == "lbfgs" else 80,
     )
     assert [p.step for p in seen] == list(range(1, len(seen) + 1)) and seen[-1].total == len(seen)
-    assert seen[-1].loss < 0.2 * seen[0].loss
+    within("last / first loss", seen[-1].loss / seen[0].loss, "<", 0.2)
     assert image.shape == content_tensor.shape and image.min() >= 0 and image.max() <= 1
     assert seen[-1].elapsed >= seen[0].elapsed > 0
     assert seen[-1].loss == pytest.approx(seen[-1].content_loss + seen[-1].style_loss + seen[-1].tv_loss)
 
 
 @pytest.mark.slow
-def test_noise_init_from_paper_preset_also_converges(content_tensor, style_tensor):
+@pytest.mark.numeric
+def test_noise_init_from_paper_preset_also_converges(content_tensor, style_tensor, within):
     from impasto.nst.vgg import load_vgg19
 
-    config = StyleConfig.preset("gatys2015", size=64, iterations=40)
+    config = StyleConfig.preset("gatys2015", size=64, iterations=40, precision="fp32")
     seen: list[Progress] = []
     optimize_image(content_tensor, [style_tensor], load_vgg19(pooling="avg"), config, callback=seen.append)
-    assert seen[-1].loss < 0.2 * seen[0].loss
+    within("last / first loss", seen[-1].loss / seen[0].loss, "<", 0.2)
 
 
 @pytest.mark.slow
+@pytest.mark.numeric
 def test_seeded_runs_are_deterministic(content_tensor, style_tensor, vgg):
     a, _ = _run(content_tensor, [style_tensor], vgg, init="noise", seed=3, iterations=10)
     b, _ = _run(content_tensor, [style_tensor], vgg, init="noise", seed=3, iterations=10)

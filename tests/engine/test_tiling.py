@@ -62,12 +62,12 @@ def test_cuts_move_with_the_offset():
 _MEASURED = {"style_layer_weighting": "measured", "loss_normalization": "none"}
 
 
-def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False, weighting=None):
+def _reference(vgg, content_path, style_path, size, precision, style_loss="gram", masked=False, weighting=None, seed=0):
     from impasto.io.read import load_tensor
 
     config = StyleConfig(precision=precision, style_loss=style_loss, **(_MEASURED if weighting is None else weighting))
     content, style = load_tensor(content_path, size), load_tensor(style_path, size)
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     image = (content + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
     masks = None
     if masked:  # two styles, a soft left/right split that overlaps in the middle
@@ -89,11 +89,13 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @pytest.mark.slow
+@pytest.mark.numeric
 @pytest.mark.parametrize(
     ("precision", "tolerance", "style_loss", "masked", "weighting"),
     [
         ("fp32", 1e-3, "gram", False, None),
-        ("bf16", 3e-2, "gram", False, None),
+        # SPREAD? bf16 (docs/testing.md)
+        pytest.param("bf16", 3e-2, "gram", False, None, marks=pytest.mark.bf16),
         ("fp32", 1e-3, "wasserstein", True, None),
         (
             "fp32",
@@ -105,13 +107,13 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
     ],
 )
 def test_tiled_loss_and_gradient_match_one_pass(
-    vgg, content_path, style_path, precision, tolerance, style_loss, masked, weighting
+    vgg, content_path, style_path, precision, tolerance, style_loss, masked, weighting, seed, within
 ):
     """One criterion, two paths: two passes over 24 tiles, some of them inside the image on every
     side, give the loss and the gradient of one pass over the whole image (itself equal to the
     losses computed by hand): for Gram and Wasserstein losses, with masks, and the default's weights."""
     config, content, image, regions = _reference(
-        vgg, content_path, style_path, 384, precision, style_loss, masked, weighting
+        vgg, content_path, style_path, 384, precision, style_loss, masked, weighting, seed
     )
     dtype, layer = _DTYPES[precision], config.content_layers[0]
     kind = STYLE_LOSSES[style_loss]
@@ -139,8 +141,13 @@ def test_tiled_loss_and_gradient_match_one_pass(
     tiled = image.clone().requires_grad_(True)
     _, terms = criterion.evaluate_tiled(tiled, tiles)
     grad, terms = tiled.grad, terms[:2]
-    torch.testing.assert_close(terms, torch.stack([c, s]).detach(), rtol=tolerance / 10, atol=0)
-    assert float((grad - x.grad).norm() / x.grad.norm()) < tolerance
+    within(
+        "worst term's relative error",
+        ((terms - torch.stack([c, s])).abs() / torch.stack([c, s])).max(),
+        "<",
+        tolerance / 10,
+    )
+    within("gradient's relative error", (grad - x.grad).norm() / x.grad.norm(), "<", tolerance)
     if precision == "fp32":
         # Exact wherever the 48-px margin holds the receptive field; relu5_1's (156 px) is cut.
         masks = [r.mask for r in regions]

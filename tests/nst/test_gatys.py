@@ -49,6 +49,7 @@ def test_preset_is_the_papers_ratio_at_512_px():
     assert config.layer_weights() == pytest.approx({k: channels(k) ** 2 / 4 / 5 for k in gatys.STYLE_LAYERS})
 
 
+@pytest.mark.numeric
 def test_engine_loss_and_gradient_are_the_papers(content_tensor, style_tensor):
     # The style at the content's size: eq. 4 has one M_l for G and A (the engine's are per position).
     height, width = min(content_tensor.shape[-2], style_tensor.shape[-2]), 64
@@ -81,7 +82,8 @@ def test_engine_loss_and_gradient_are_the_papers(content_tensor, style_tensor):
 
 
 @pytest.mark.slow
-def test_stylize_lowers_the_papers_loss(content_tensor, style_tensor):
+@pytest.mark.numeric
+def test_stylize_lowers_the_papers_loss(content_tensor, style_tensor, within):
     # 48x48, both: relu5_1 still has 3x3 positions. The paper's average pooling.
     content, style = content_tensor[..., :48, :48], style_tensor[..., :48, :48]
     model = load_vgg19(pooling="avg")
@@ -91,4 +93,4 @@ def test_stylize_lowers_the_papers_loss(content_tensor, style_tensor):
     noise = gatys.white_noise(tuple(content.shape), seed=1)  # where stylize started
     before = gatys.total_loss(model, noise, p, a, alpha=1e-3, beta=1.0).item()
     after = gatys.total_loss(model, result, p, a, alpha=1e-3, beta=1.0).item()
-    assert after < 0.5 * before
+    within("after / before", after / before, "<", 0.5)

@@ -74,15 +74,18 @@ def test_total_variation_gradcheck():
     assert torch.autograd.gradcheck(total_variation, (image,))
 
 
-def test_gram_backward_in_bf16_follows_fp32():
-    features = torch.randn(1, 16, 12, 12)
-    upstream = torch.randn(1, 16, 16)
+@pytest.mark.numeric
+@pytest.mark.bf16
+def test_gram_backward_in_bf16_follows_fp32(seed, within):
+    generator = torch.Generator().manual_seed(seed)
+    features, upstream = torch.randn(1, 16, 12, 12, generator=generator), torch.randn(1, 16, 16, generator=generator)
     grads = []
     for dtype in (torch.float32, torch.bfloat16):
         x = features.to(dtype).detach().clone().requires_grad_(True)
         (gram_matrix(x) * upstream).sum().backward()
         grads.append(x.grad.float().flatten())
-    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.999
+    # SPREAD? (docs/testing.md)
+    within("gradient cosine", torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0), ">", 0.999)
 
 
 def test_weighted_moments_gradcheck_and_bf16_keeps_the_covariance():

@@ -35,7 +35,13 @@ def _pan(folder: Path, frames: int = 4, width: int = 64, height: int = 48) -> Pa
 
 def _config(**overrides) -> StyleConfig:
     return StyleConfig.preset(
-        "default", size=64, start_size=64, iterations=30, frame_iterations=20, min_iterations=10, **overrides
+        "default",
+        size=64,
+        start_size=64,
+        iterations=30,
+        frame_iterations=20,
+        min_iterations=10,
+        **{"precision": "fp32", **overrides},  # the same arithmetic on every CPU (docs/testing.md)
     )
 
 
@@ -56,7 +62,8 @@ def _painted(job) -> list[np.ndarray]:
 
 
 @pytest.mark.slow
-def test_the_temporal_term_lowers_the_warping_error_against_frame_by_frame(tmp_path):
+@pytest.mark.numeric
+def test_the_temporal_term_lowers_the_warping_error_against_frame_by_frame(tmp_path, within):
     clip = _pan(tmp_path / "clip")
     job = pipeline.plan(clip, [EXAMPLES / "starry_night.jpg"], tmp_path / "out/", _config())
     shots = pipeline.analyse(job)
@@ -69,10 +76,11 @@ def test_the_temporal_term_lowers_the_warping_error_against_frame_by_frame(tmp_p
         .transpose(1, 2, 0)
         for i in range(job.count)
     ]
-    assert _e_warp(video) < 0.5 * _e_warp(alone), (_e_warp(video), _e_warp(alone))
+    within("E_warp video / frame by frame", _e_warp(video) / _e_warp(alone), "<", 0.5)
 
 
 @pytest.mark.slow
+@pytest.mark.numeric
 def test_an_interrupted_run_resumed_gives_the_frames_of_an_uninterrupted_one(tmp_path):
     clip = _pan(tmp_path / "clip")
     styles = [EXAMPLES / "starry_night.jpg"]
@@ -98,7 +106,8 @@ def test_an_interrupted_run_resumed_gives_the_frames_of_an_uninterrupted_one(tmp
 
 
 @pytest.mark.slow
-def test_long_term_terms_and_a_second_pass_paint_every_frame_without_flicker(tmp_path):
+@pytest.mark.numeric
+def test_long_term_terms_and_a_second_pass_paint_every_frame_without_flicker(tmp_path, within):
     clip = _pan(tmp_path / "clip")
     styles = [EXAMPLES / "starry_night.jpg"]
     job = pipeline.plan(clip, styles, tmp_path / "out/", _config(long_term=(1, 2), passes=2))
@@ -113,4 +122,4 @@ def test_long_term_terms_and_a_second_pass_paint_every_frame_without_flicker(tmp
         .transpose(1, 2, 0)
         for i in range(job.count)
     ]
-    assert _e_warp(second) < 0.5 * _e_warp(alone)
+    within("E_warp video / frame by frame", _e_warp(second) / _e_warp(alone), "<", 0.5)

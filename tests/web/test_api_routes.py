@@ -83,7 +83,8 @@ def events(client: TestClient, job_id: str) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.slow
-def test_a_job_runs_from_upload_to_result(server, photo, painting):
+@pytest.mark.numeric
+def test_a_job_runs_from_upload_to_result(server, photo, painting, within):
     client = server()
     job = submit(client, photo, painting)
     assert job["state"] in ("queued", "running") and len(job["id"]) == 32
@@ -100,10 +101,11 @@ def test_a_job_runs_from_upload_to_result(server, photo, painting):
     assert download.headers["content-disposition"].startswith("attachment") and download.content == result.content
     assert Image.open(io.BytesIO(client.get(f"/api/jobs/{job['id']}/thumbnail").content)).format == "JPEG"
     assert [j["id"] for j in client.get("/api/jobs").json()] == [job["id"]]
-    # the painting is a real stylization, not the photo handed back
+    # the painting is a real stylization, not the photo handed back (0.9 levels off it): precision
+    # auto, so its arithmetic is the CPU's; the spread over instruction sets is in docs/testing.md
     original = Image.open(io.BytesIO(photo)).convert("RGB").resize((64, 48))
     diff = sum(abs(a - b) for a, b in zip(image.tobytes(), original.tobytes())) / len(original.tobytes())
-    assert diff > 3
+    within("mean difference from the photo, 8-bit levels", diff, ">", 3)
 
 
 @pytest.mark.slow
@@ -198,12 +200,31 @@ def test_a_restart_keeps_finished_results_and_queued_jobs(tmp_path, photo, paint
 def test_a_job_running_at_shutdown_runs_again_after_the_restart(tmp_path, photo, painting):
     settings = ServerSettings(data_dir=tmp_path / "data")
     with TestClient(create_app(settings)) as client:
-        job = submit(client, photo, painting, iterations="2000")
+        # A small job (8 steps) held at its first step until the server stops: still running at the
+        # shutdown for certain, and quick to run again after the restart.
+        store, worker = client.app.state.store, client.app.state.worker
+        report = store.report
+
+        def held(running, progress, preview=None) -> None:
+            report(running, progress, preview)
+            worker._stopping.wait(60)
+
+        store.report = held
+        job = submit(client, photo, painting)
         wait(client, job["id"], until=lambda j: j["progress"].get("step", 0) >= 1)
     record = json.loads((tmp_path / "data" / "jobs" / job["id"] / "job.json").read_text())
     assert record["state"] == "queued" and record["progress"] == {}
     with TestClient(create_app(settings, run_jobs=False)) as client:
         assert client.get(f"/api/jobs/{job['id']}").json()["position"] == 1
+    with TestClient(create_app(settings)) as client:
+        done = wait(client, job["id"])
+        assert done["state"] == "done", done["error"]
+        assert done["result_size"] == [64, 48] and done["progress"]["step"] == done["progress"]["total"] == 8
+        result = Image.open(io.BytesIO(client.get(f"/api/jobs/{job['id']}/result").content)).convert("RGB")
+    # A real painting, not the photo handed back: 11.3 levels off it measured, the photo 0.9.
+    original = Image.open(io.BytesIO(photo)).convert("RGB").resize((64, 48))
+    diff = sum(abs(a - b) for a, b in zip(result.tobytes(), original.tobytes())) / len(original.tobytes())
+    assert diff > 3
 
 
 def test_jobs_from_the_bundled_samples_and_their_thumbnails(server):
