@@ -86,9 +86,11 @@ def test_two_styles_paint_their_own_halves_and_a_soft_mask_leaves_no_seam(vgg, w
                 other = metrics.score(half, photo, [styles["right" if side == "left" else "left"]], vgg)["style_swd"]
                 assert own < other, (kind, side, own, other)
         seams[kind] = metrics.sky_seam(out)
-    # SPREAD-SEAM
-    within("soft seam", seams["soft"], "<", 1.5)
-    within("soft seam / hard seam", seams["soft"] / seams["hard"], "<", 0.5)  # the measure sees a real seam
+    # The soft seam against the hard one in the same run: the seam measure alone moves with the
+    # arithmetic (soft 0.92 in bf16 on avx512_bf16, 1.10 in fp32 on AVX-512, 1.29 in fp32 on AVX2,
+    # 1.84 in bf16 on AMX, where the former limit 1.5 failed), the hard seam with it (4.45, 4.06,
+    # 4.81, 4.46). Ratios 0.21, 0.27, 0.27, 0.41: limit 0.5, margin 1.9x on fp32's worst.
+    within("soft seam / hard seam", seams["soft"] / seams["hard"], "<", 0.5)
 
 
 @pytest.mark.slow

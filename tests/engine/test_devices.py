@@ -44,7 +44,8 @@ def test_a_run_stays_on_its_device_and_lowers_the_loss(images, device, precision
     )
     assert result.device.type == device and result.dtype == torch.float32
     assert torch.isfinite(result).all() and 0 <= result.min() and result.max() <= 1
-    # SPREAD? (docs/testing.md)
+    # bf16: 0.445 on avx512_bf16 and 0.444 on avx512_core's emulation, 3 seeds each (the run starts
+    # from the photo: the seed plays no part); fp32 in docs/testing.md. Margin 1.57x.
     within("last loss / first loss", losses[-1] / losses[0], "<", 0.7)
 
 
@@ -77,8 +78,9 @@ def test_bf16_follows_fp32(images, device, seed, within):
     loss16, grad16, grams16 = _loss_and_grad(model, content, style, torch.bfloat16, seed)
     for layer, gram in grams16.items():
         assert gram.dtype == torch.float32, layer  # Gram targets stay fp32 under bf16
-    # Limits from the spread over 3 seeds x instruction sets, avx512_core's exact products summed in
-    # fp32 (as AMX sums them) and avx512_bf16's dot products (docs/testing.md).
+    # Spread over 3 seeds x avx512_bf16's dot products and avx512_core's emulation (exact products
+    # summed in fp32, as AMX sums them): cosine 0.9980-0.9988 (5x closer to 1 than the limit), loss
+    # error 0.0077-0.0088 (2.3x under), Gram error 0.0077-0.0078 (2.6x under); docs/testing.md.
     within("gradient cosine", torch.nn.functional.cosine_similarity(grad32, grad16, dim=0), ">", 0.99)
     within("loss error", abs(loss16 - loss32) / loss32, "<", 0.02)
     worst = max(float((grams16[layer] - gram).norm() / gram.norm()) for layer, gram in grams32.items())

@@ -94,7 +94,8 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
     ("precision", "tolerance", "style_loss", "masked", "weighting"),
     [
         ("fp32", 1e-3, "gram", False, None),
-        # SPREAD? bf16 (docs/testing.md)
+        # bf16 on avx512_bf16, 3 seeds: gradient error 0.0029-0.0030 (10x under), terms 6e-7-1.2e-6
+        # (over 2000x under); the emulation takes minutes a pass, so AMX-like figures are missing.
         pytest.param("bf16", 3e-2, "gram", False, None, marks=pytest.mark.bf16),
         ("fp32", 1e-3, "wasserstein", True, None),
         (
