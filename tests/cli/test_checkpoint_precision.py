@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from impasto import runtime
@@ -25,10 +24,7 @@ def _stylize(out: Path, *args: str):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not torch.backends.mkldnn.is_available() or not runtime.bf16_native(torch.device("cpu")),
-    reason="auto resolves to fp32 on this CPU: no other precision to resume in",
-)
+@pytest.mark.bf16  # where auto resolves to bf16: the other precision to resume in
 def test_a_checkpoint_of_another_machines_auto_resumes_with_one_warning_line(tmp_path, monkeypatch):
     out = tmp_path / "out.png"
     with monkeypatch.context() as patch:  # "another machine": auto resolves to fp32, stopped at step 3
