@@ -73,7 +73,7 @@ def within(request, seed):
     file, append the measurement to it (tests/isa.py --spread builds the table of docs/testing.md)."""
 
     def check(name: str, value: float, op: str, limit: float) -> None:
-        value = float(value)
+        value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
         out = os.environ.get("IMPASTO_SPREAD_OUT")
         if out:
             row = {"test": request.node.nodeid, "name": name, "value": value, "op": op, "limit": limit}

@@ -44,16 +44,22 @@ class LBFGS:
         self._rejected_in_a_row = 0
         self._uphill = torch.zeros((), device=image.device)  # 1 when the last direction was not downhill
 
-    def _steepest(self, grad: torch.Tensor) -> torch.Tensor:
-        return grad * (-self.initial_step / grad.abs().max().clamp_min(1e-12))
+    def _steepest(self, grad: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+        """-grad scaled so that its largest pixel change is `initial_step`, but no longer than the
+        Polyak step loss / |grad|²: every loss here is >= 0, and a longer move would take the loss's
+        linear model below zero. That cap binds only at a loss near its floor, where the gradient
+        is rounding (fp32 tiles that blend one feature two ways): a full step there is noise."""
+        scale = -self.initial_step / grad.abs().max().clamp_min(1e-12)
+        polyak = -loss.to(grad.dtype) / grad.pow(2).sum().clamp_min(1e-30)
+        return grad * torch.maximum(scale, polyak)  # both <= 0: the shorter move
 
-    def _direction(self, grad: torch.Tensor) -> torch.Tensor:
+    def _direction(self, grad: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         """-H·grad by the two-loop recursion, H0 = (s·y / y·y)·I from the newest pair.
 
         The scalars stay on the device (0-dim tensors), so the recursion never waits for the GPU.
         """
         if not self.pairs:
-            return self._steepest(grad)
+            return self._steepest(grad, loss)
         q = grad.clone()
         alphas = []
         for s, y, rho in reversed(self.pairs):
@@ -95,10 +101,10 @@ class LBFGS:
             if sy > 1e-10 * norms:  # keep H positive definite
                 self.pairs.append((s, y, 1.0 / sy))
                 del self.pairs[: -self.history]
-        direction = self._direction(grad)
+        direction = self._direction(grad, loss.detach())
         # Not downhill: take steepest descent now (no sync) and drop the pairs at the next step.
         slope = torch.vdot(direction.flatten(), grad.flatten())
-        direction = torch.where(slope < 0, direction, self._steepest(grad))
+        direction = torch.where(slope < 0, direction, self._steepest(grad, loss.detach()))
         self._uphill = (~(slope < 0)).float()  # NaN counts as not downhill
         self.prev = (x.clone(), grad, value)
         x.add_(direction, alpha=self.lr).clamp_(*self.bounds)
