@@ -223,6 +223,12 @@ def _complete_records(outdir: Path) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
+def _ctrl_c_reaches_it() -> None:
+    """A background shell (CI's, a script's `&`) starts its jobs with SIGINT ignored, and Python then
+    keeps it ignored: the batch would never hear the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_the_batch_and_a_rerun_finishes_it(ray_env, tmp_path):
     _images(tmp_path / "in")  # a.png, b.png, s1.png, s2.png, beside the manifest
     outdir, checkpoints = tmp_path / "out", tmp_path / "out" / ".impasto-checkpoints"
@@ -232,7 +238,14 @@ def test_ctrl_c_stops_the_batch_and_a_rerun_finishes_it(ray_env, tmp_path):
     flags = ["--size=64", "--start-size=64", "--stop-tolerance=0", "--precision=fp32", "--checkpoint-every=1"]
     args = ["--manifest", manifest, "-o", outdir, *flags, "--workers", "1"]
     command = [sys.executable, "-m", "impasto", "batch", *map(str, args)]
-    process = subprocess.Popen(command, env=ray_env, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        env=ray_env,
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ctrl_c_reaches_it,  # noqa: PLW1509 - as from a terminal, even from a background shell
+    )
     deadline = time.monotonic() + 300
     while True:  # the first job recorded, and the second one's checkpoint stored
         done = {r["key"] for r in _complete_records(outdir)}
