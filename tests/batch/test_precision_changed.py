@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from checkpointers import AfterStep
 
 import impasto
 from impasto import api
@@ -19,9 +20,6 @@ from impasto.batch import task as batch_task
 from impasto.batch.engine import _Driver, _spec
 from impasto.batch.monitor import Monitor
 from impasto.batch.record import Record, input_digests, job_key
-from impasto.engine.checkpoint import Checkpoint
-from impasto.io import checkpoint as checkpoint_io
-from impasto.runtime import bf16_native
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CONTENT, STYLE = EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg"
@@ -38,20 +36,6 @@ class _Local:
         return types.SimpleNamespace(remote=getattr(self.target, name))
 
 
-class _StopAfter:
-    def __init__(self, k: int, meta: dict):
-        self.k, self.meta, self.steps, self.saved = k, meta, 0, None
-
-    def due(self) -> bool:
-        self.steps += 1
-        return self.steps == self.k
-
-    def save(self, checkpoint: Checkpoint) -> None:
-        checkpoint.meta.update(self.meta)
-        self.saved = checkpoint_io.dumps(checkpoint.to_state())
-        raise KeyboardInterrupt
-
-
 def _run_retried_job(tmp_path, monkeypatch, precision: str) -> tuple[dict, Status]:
     """A job whose first attempt left an fp32 checkpoint, retried with `precision`, recorded."""
     import ray
@@ -60,7 +44,7 @@ def _run_retried_job(tmp_path, monkeypatch, precision: str) -> tuple[dict, Statu
     job = Job(CONTENT, (STYLE,), Path("tubingen--starry_night.png"), options, origin=str(CONTENT))
     digests = input_digests([job])
     key = job_key(job, digests)
-    stopper = _StopAfter(STOP_AFTER, {"fingerprint": key})
+    stopper = AfterStep(STOP_AFTER, meta={"fingerprint": key})
     first_attempt = api.prepare(CONTENT, [STYLE], config=dataclasses.replace(job.config(), precision="fp32"))
     with pytest.raises(KeyboardInterrupt):
         api.render(first_attempt, checkpointer=stopper)
@@ -82,10 +66,7 @@ def _run_retried_job(tmp_path, monkeypatch, precision: str) -> tuple[dict, Statu
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not torch.backends.mkldnn.is_available() or not bf16_native(torch.device("cpu")),
-    reason="auto resolves to fp32 on this CPU: no other precision to resume in",
-)
+@pytest.mark.bf16  # where auto resolves to bf16: the other precision to resume in
 def test_a_retry_that_resumes_an_fp32_checkpoint_in_bf16_records_precision_changed(tmp_path, monkeypatch):
     record, status = _run_retried_job(tmp_path, monkeypatch, "auto")  # auto is bf16 on this node
     assert record["options_resolved"]["precision"] == "bf16" and record["options_requested"]["precision"] == "auto"

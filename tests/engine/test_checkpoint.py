@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from checkpointers import AfterStep
 
 from impasto import api
 from impasto.config import StyleConfig
@@ -12,32 +13,6 @@ from impasto.engine.checkpoint import Checkpoint
 from impasto.io import checkpoint as checkpoint_io
 
 pytestmark = pytest.mark.slow
-
-
-class _StopAfter:
-    """Saves a checkpoint after global step `k` (through bytes) and then interrupts the run."""
-
-    def __init__(self, k: int):
-        self.k, self.steps, self.saved = k, 0, None
-
-    def due(self) -> bool:
-        self.steps += 1
-        return self.steps == self.k
-
-    def save(self, checkpoint: Checkpoint) -> None:
-        self.saved = checkpoint_io.dumps(checkpoint.to_state())
-        raise KeyboardInterrupt
-
-
-class _Every:
-    def __init__(self):
-        self.saved: list[Checkpoint] = []
-
-    def due(self) -> bool:
-        return True
-
-    def save(self, checkpoint: Checkpoint) -> None:
-        self.saved.append(checkpoint)
 
 
 def _config(**options) -> StyleConfig:
@@ -62,20 +37,6 @@ CASES = {
 }
 
 
-class _At:
-    """Keeps the checkpoint after global step `k` without stopping the run."""
-
-    def __init__(self, k: int):
-        self.k, self.steps, self.saved = k, 0, None
-
-    def due(self) -> bool:
-        self.steps += 1
-        return self.steps == self.k
-
-    def save(self, checkpoint: Checkpoint) -> None:
-        self.saved = checkpoint
-
-
 def _same_state(a: Checkpoint, b: Checkpoint) -> bool:
     tensors = [(a.image, b.image), (a.average, b.average)]
     tensors += [(a.optimizer[key], b.optimizer[key]) for key in ("exp_avg", "exp_avg_sq") if key in a.optimizer]
@@ -88,17 +49,19 @@ def test_an_interrupted_run_resumed_from_its_checkpoint_ends_as_the_uninterrupte
     options, k = CASES[case]
     run = api.prepare(content_path, [style_path], config=_config(**options))
     whole_steps: list[int] = []
-    at_k = _At(k)
+    at_k = AfterStep(k, stop=False)
     whole = api.render(run, callback=lambda p: whole_steps.append(p.step), checkpointer=at_k)
-    stopper = _StopAfter(k)
+    stopper = AfterStep(k)
     with pytest.raises(KeyboardInterrupt):
         api.render(run, checkpointer=stopper)
     resumed_steps: list[int] = []
-    resume = Checkpoint.from_state(checkpoint_io.loads(stopper.saved))
+    resume = Checkpoint.from_state(stopper.state())
     # Two renders of the same run agree bit for bit up to the checkpoint: if not, this process's
     # arithmetic is not reproducible run to run (and Adam turns one ulp there into a 0.024 move by
     # the end, docs/testing.md), which is no fault of the resume.
-    assert _same_state(resume, at_k.saved), "two identical renders differ before the checkpoint"
+    assert _same_state(resume, Checkpoint.from_state(at_k.state())), (
+        "two identical renders differ before the checkpoint"
+    )
     assert resume.step >= 1 and resume.clock["steps"] == k
     resumed = api.render(run, callback=lambda p: resumed_steps.append(p.step), resume=resume)
     assert resumed_steps[0] == k + 1 and resumed_steps[-1] == whole_steps[-1]

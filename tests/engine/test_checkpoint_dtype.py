@@ -8,6 +8,7 @@ import logging
 
 import pytest
 import torch
+from checkpointers import AfterStep
 
 from impasto import api
 from impasto.config import StyleConfig
@@ -17,31 +18,16 @@ from impasto.io import checkpoint as checkpoint_io
 STOP_AFTER = 4
 
 
-class _StopAfter:
-    """Saves a checkpoint after global step `k` (through bytes) and then interrupts the run."""
-
-    def __init__(self, k: int):
-        self.k, self.steps, self.saved = k, 0, None
-
-    def due(self) -> bool:
-        self.steps += 1
-        return self.steps == self.k
-
-    def save(self, checkpoint: Checkpoint) -> None:
-        self.saved = checkpoint_io.dumps(checkpoint.to_state())
-        raise KeyboardInterrupt
-
-
 def _config(precision: str) -> StyleConfig:
     return StyleConfig(size=64, start_size=64, iterations=8, stop_tolerance=0.0, precision=precision, seed=3)
 
 
 def _checkpoint(content_path, style_path, precision: str) -> dict:
     """The state of a `precision` run stopped after STOP_AFTER steps, as a file would give it back."""
-    stopper = _StopAfter(STOP_AFTER)
+    stopper = AfterStep(STOP_AFTER)
     with pytest.raises(KeyboardInterrupt):
         api.render(api.prepare(content_path, [style_path], config=_config(precision)), checkpointer=stopper)
-    return checkpoint_io.loads(stopper.saved)
+    return stopper.state()
 
 
 def _resume(content_path, style_path, precision: str, state: dict):
