@@ -104,6 +104,11 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return _DTYPES[precision]
 
 
+def precision_name(dtype: torch.dtype) -> str:
+    """A resolved precision as the options spell it: "fp32", "bf16" (else the dtype's own name)."""
+    return next((name for name, known in _DTYPES.items() if known == dtype), str(dtype).removeprefix("torch."))
+
+
 # glibc's mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 

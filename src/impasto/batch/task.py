@@ -71,7 +71,7 @@ def run_job(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, Any]:
     from ..io import checkpoint as checkpoint_io
     from ..io.fingerprint import plain
     from ..io.write import encode_image, output_format
-    from ..runtime import resolve_precision, tune_allocator
+    from ..runtime import precision_name, resolve_precision, tune_allocator
 
     node_id, node_ip = _node()
     if version != __version__:
@@ -141,7 +141,7 @@ def run_job(spec: dict[str, Any], monitor: Any, version: str) -> dict[str, Any]:
     resolved = dataclasses.replace(
         config,
         device=str(device),
-        precision="bf16" if resolve_precision(config.precision, device) == torch.bfloat16 else "fp32",
+        precision=precision_name(resolve_precision(config.precision, device)),
     )
     last = seen["last"]
     return {

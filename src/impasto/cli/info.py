@@ -14,8 +14,8 @@ def device_lines() -> list[str]:
     from ..runtime import available_devices, bf16_native, onednn_isa_cap
 
     bf16 = "native bf16 (auto: bf16)" if bf16_native(torch.device("cpu")) else "no native bf16 (auto: fp32)"
-    if onednn_isa_cap():
-        bf16 += f", ONEDNN_MAX_CPU_ISA={onednn_isa_cap()}"
+    if cap := onednn_isa_cap():
+        bf16 += f", ONEDNN_MAX_CPU_ISA={cap}"
     lines = [f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {bf16}"]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

@@ -27,18 +27,13 @@ from typing import Any, Protocol
 
 import torch
 
+from ..runtime import precision_name
 from .lbfgs import LBFGS
 from .optimizers import ClampedAdam, IterateAverage
 
 log = logging.getLogger(__name__)
 
 MAX_HISTORY_BYTES = 256 << 20  # L-BFGS pairs beyond this are rebuilt after a resume, not shipped
-_PRECISIONS = {torch.float32: "fp32", torch.bfloat16: "bf16"}  # runtime.resolve_precision's names
-
-
-def precision_name(dtype: torch.dtype) -> str:
-    """The name of a resolved conv precision as options spell it: "fp32", "bf16"."""
-    return _PRECISIONS.get(dtype, str(dtype).removeprefix("torch."))
 
 
 @dataclass

@@ -101,10 +101,11 @@ class LBFGS:
             if sy > 1e-10 * norms:  # keep H positive definite
                 self.pairs.append((s, y, 1.0 / sy))
                 del self.pairs[: -self.history]
-        direction = self._direction(grad, loss.detach())
+        floor = loss.detach()  # the Polyak cap of a steepest step (_steepest)
+        direction = self._direction(grad, floor)
         # Not downhill: take steepest descent now (no sync) and drop the pairs at the next step.
         slope = torch.vdot(direction.flatten(), grad.flatten())
-        direction = torch.where(slope < 0, direction, self._steepest(grad, loss.detach()))
+        direction = torch.where(slope < 0, direction, self._steepest(grad, floor))
         self._uphill = (~(slope < 0)).float()  # NaN counts as not downhill
         self.prev = (x.clone(), grad, value)
         x.add_(direction, alpha=self.lr).clamp_(*self.bounds)
