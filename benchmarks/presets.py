@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from impasto import StyleConfig, api, save_image
 from impasto.engine.stopping import StopRule
 from impasto.io.read import open_image, resize_long_side, to_tensor
-from impasto.metrics import score, view
+from impasto.metrics import copy_share, score, view
 from impasto.nst.vgg import load_vgg19
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -45,17 +45,26 @@ PAIRS = {
         ("chicago", "udnie"),
         ("stata", "wave"),
         ("stata", "the_scream"),
+        ("stata", "monalisa"),
     ],
     "check": [
         ("tubingen", "starry_night"),
         ("tubingen", "the_scream"),
         ("tubingen", "wave"),
         ("tubingen", "udnie"),
+        ("tubingen", "monalisa"),
     ],
-    "shippable": [("tubingen", "starry_night"), ("tubingen", "the_scream"), ("tubingen", "wave")],
+    "shippable": [
+        ("tubingen", "starry_night"),
+        ("tubingen", "the_scream"),
+        ("tubingen", "wave"),
+        ("tubingen", "monalisa"),
+    ],
 }
 PAIRS["all"] = PAIRS["tuning"] + PAIRS["check"]
-COLUMNS = ("content_rel", "style_fine", "style_deep", "style_swd", "grain")
+COLUMNS = ("content_rel", "style_fine", "style_deep", "style_swd", "grain", "copy")
+# A view or a crop has no `copy` of its own: copy_share already reads the whole result at its view.
+PARTS = COLUMNS[:-1]
 
 
 def _value(text: str):
@@ -154,6 +163,7 @@ def measure(image, content_path, style_path, config, model, crops: int) -> dict[
     style = to_tensor(resize_long_side(style_img, max(width, height)))
     with torch.no_grad():
         result = score(image, content, [style], model)
+        result["copy"] = copy_share(image, [to_tensor(style_img)], model)  # at its own 512-px view
     if max(height, width) > VIEW:
         result.update(view_metrics(image, content_path, style_path, model))
     with torch.no_grad():
@@ -163,7 +173,7 @@ def measure(image, content_path, style_path, config, model, crops: int) -> dict[
             for top, left in _crops(image, crops):
                 window = (..., slice(top, top + 512), slice(left, left + 512))
                 rows.append(score(image[window], content[window], [styled], model))
-            for key in COLUMNS:
+            for key in PARTS:
                 result[f"crop_{key}"] = statistics.mean(r[key] for r in rows)
     return result
 
@@ -223,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'pair':26s} {'preset':34s} seed " + " ".join(f"{c:>11s}" for c in COLUMNS) + "    steps      s")
     for content, style in pairs:
         content_path, style_path = IMAGES / f"{content}.jpg", IMAGES / f"{style}.jpg"
+        photo = to_tensor(resize_long_side(open_image(content_path), args.size))
+        with torch.no_grad():  # the photo's own score: what a result shares with the painting by chance
+            own = copy_share(photo, [to_tensor(open_image(style_path))], model)
+        rows.append({"content": content, "style": style, "preset": "photo", "copy": own, "output": None})
+        print(f"{content + ' x ' + style:26s} {'the photo itself':34s}      " + " " * 60 + f"{own:11.3f}")
         for spec in presets:
             for seed in (int(s) for s in args.seeds.split(",")):
                 config = config_of(spec, common, seed)
@@ -269,9 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 if "view_content_rel" in metrics:
-                    print(" " * 60 + f"{VIEW}-px view " + " ".join(f"{metrics['view_' + c]:11.3f}" for c in COLUMNS))
+                    print(" " * 60 + f"{VIEW}-px view " + " ".join(f"{metrics['view_' + c]:11.3f}" for c in PARTS))
                 if args.crops:
-                    print(" " * 66 + "crops " + " ".join(f"{metrics['crop_' + c]:11.3f}" for c in COLUMNS))
+                    print(" " * 66 + "crops " + " ".join(f"{metrics['crop_' + c]:11.3f}" for c in PARTS))
                 print(
                     " " * 66
                     + "scales (long side, steps, s, fall over the last 20 steps): "
