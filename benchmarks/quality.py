@@ -2,7 +2,7 @@
 
     python benchmarks/quality.py OUT CONTENT STYLE [STYLE ...] [--json]
 
-The metrics (content_rel, style_gram, style_swd, color_swd, grain) are impasto.metrics.score's;
+The metrics (content_rel, style_gram, style_swd, color_swd, grain, copy) are impasto.metrics.score's;
 its module docstring defines them. The same metrics of the content image itself (`*_content`) are printed as the baseline that a
 stylization should beat. Several styles are compared as their pooled features and mean Gram.
 """
@@ -20,7 +20,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from impasto.io.read import open_image, resize_long_side, to_tensor
-from impasto.metrics import score
+from impasto.metrics import copy_share, score
 from impasto.nst.vgg import load_vgg19
 
 
@@ -42,7 +42,10 @@ def evaluate(
     with torch.no_grad():
         result = score(image, content, styles, model)
         baseline = score(content, content, styles, model)
-    result.update({f"{k}_content": v for k, v in baseline.items() if k in ("style_gram", "style_swd")})
+        paintings = [to_tensor(open_image(p)) for p in style_paths]  # copy reads them at its own view
+        result["copy"] = copy_share(image, paintings, model)
+        baseline["copy"] = copy_share(content, paintings, model)
+    result.update({f"{k}_content": v for k, v in baseline.items() if k in ("style_gram", "style_swd", "copy")})
     return result
 
 

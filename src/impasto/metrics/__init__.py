@@ -31,6 +31,7 @@ from ..nst.losses import gram_matrix
 from ..nst.vgg import VGG19Features
 from .copies import copy_map as copy_map
 from .copies import copy_share
+from .views import view
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SWD_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -102,14 +103,6 @@ def sky_seam(image: torch.Tensor, band: int = 8) -> float:
     middle = slice(width // 2 - band, width // 2 + band)
     rest = torch.cat([steps[: width // 2 - band], steps[width // 2 + band :]])
     return float(steps[middle].max() / rest.median())
-
-
-def view(image: torch.Tensor, long_side: int) -> torch.Tensor:
-    """A (1, 3, H, W) image with its long side at `long_side` (area-averaged when shrinking)."""
-    height, width = image.shape[-2:]
-    factor = long_side / max(height, width)
-    size = (max(1, round(height * factor)), max(1, round(width * factor)))
-    return F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=factor < 1).clamp(0, 1)
 
 
 def _swd(feats: dict, style_feats: list[dict], layers: tuple[str, ...]) -> dict[str, float]:

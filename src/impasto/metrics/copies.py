@@ -27,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from ..nst.vgg import VGG19Features
+from .views import view
 
 VIEW = 512  # long side at which the result and the painting are compared
 LAYER = "relu4_1"  # a patch of 3x3 positions sees about 100 px of the view
@@ -34,6 +35,9 @@ RATIO = 0.8  # distinctive: distance below this share of the best match elsewher
 RADIUS = 3  # positions around the best match that "elsewhere" leaves out
 WINDOW = 7  # side of the window in which a copied position finds support
 SUPPORT = 10  # distinctive positions with the same offset that make a copy (of WINDOW² - 9)
+# A result with a larger share has something pasted: 1 % of the picture, a 50x40-px patch at the
+# view. Every result seen clean by eye scored 0, every one seen pasted 0.048 or more (docs/presets.md).
+PASTED = 0.01
 
 
 def _patches(features: torch.Tensor) -> torch.Tensor:
@@ -82,20 +86,13 @@ def _copied(distinctive: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     return distinctive & (support >= SUPPORT)
 
 
-def _view(image: torch.Tensor, long_side: int) -> torch.Tensor:
-    height, width = image.shape[-2:]
-    factor = long_side / max(height, width)
-    size = (max(1, round(height * factor)), max(1, round(width * factor)))
-    return F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=factor < 1).clamp(0, 1)
-
-
 def copy_map(image: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features) -> torch.Tensor:
     """(H, W) bool at LAYER of the result's view: the positions in a region copied from a style
     (or its mirror image), within one position. Call under torch.no_grad()."""
-    result = model(_view(image, VIEW), [LAYER])[LAYER]
+    result = model(view(image, VIEW), [LAYER])[LAYER]
     region = torch.zeros(result.shape[-2:], dtype=torch.bool)
     for style in styles:
-        painting = _view(style, VIEW)
+        painting = view(style, VIEW)
         for seen in (painting, painting.flip(-1)):  # VGG's filters are not mirror-symmetric
             region |= _copied(*_matches(result, model(seen, [LAYER])[LAYER]))
     return F.max_pool2d(region.float()[None, None], 3, 1, 1)[0, 0] > 0
