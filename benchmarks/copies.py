@@ -29,9 +29,9 @@ from impasto.nst.vgg import load_vgg19
 
 def overlay(image: torch.Tensor, region: torch.Tensor) -> Image.Image:
     """The result at the measure's view with its copied regions lit and the rest darkened."""
-    seen = view(image, VIEW)[0]
-    lit = F.interpolate(region.float()[None, None], size=seen.shape[-2:], mode="nearest")[0]
-    both = torch.cat([seen, seen * (0.25 + 0.75 * lit)], 2)
+    small = view(image, VIEW)[0]
+    lit = F.interpolate(region.float()[None, None], size=small.shape[-2:], mode="nearest")[0]
+    both = torch.cat([small, small * (0.25 + 0.75 * lit)], 2)
     return Image.fromarray((both.permute(1, 2, 0) * 255).round().byte().numpy())
 
 
@@ -44,17 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     rows, tiles, agree = [], [], 0
     print(f"{'by eye':8s} {'copy':>6s}  agrees  result")
     for case in args.cases:
-        seen, result, painting = case.split(":")
+        by_eye, result, painting = case.rsplit(":", 2)
+        if by_eye not in ("pasted", "clean"):
+            parser.error(f"{case}: say pasted or clean first")
         image = to_tensor(open_image(result))
         with torch.no_grad():
             region = copy_map(image, [to_tensor(open_image(painting))], model)
         share = float(region.float().mean())
-        ok = (share > PASTED) == (seen == "pasted")
+        ok = (share > PASTED) == (by_eye == "pasted")
         agree += ok
-        rows.append((seen, share, ok, result))
-        print(f"{seen:8s} {share:6.3f}  {'yes' if ok else 'NO':6s}  {Path(result).name}", flush=True)
+        rows.append((by_eye, share, ok, result))
+        print(f"{by_eye:8s} {share:6.3f}  {'yes' if ok else 'NO':6s}  {Path(result).name}", flush=True)
         if args.sheet:
-            tiles.append((f"{seen}, copy {share:.3f}: {Path(result).stem}", overlay(image, region)))
+            tiles.append((f"{by_eye}, copy {share:.3f}: {Path(result).stem}", overlay(image, region)))
     print(f"the measure agrees with the eye on {agree} of {len(rows)}")
     if args.sheet:
         scale = 0.5

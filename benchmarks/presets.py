@@ -7,7 +7,8 @@
 
 Each preset runs through impasto.api (prepare + render, timed together) on every pair; its output
 is scored by impasto.metrics.score (content_rel, style_fine, style_deep, style_swd, grain; the
-module docstring defines them). A preset may carry overrides: `default+style_weight=50+iterations=80`.
+module docstring defines them) and impasto.metrics.copy_share (copy: the share pasted whole from
+the painting); each pair's first row is the photo's own copy score. A preset may carry overrides: `default+style_weight=50+iterations=80`.
 `--set` applies overrides to every preset (`--set size=2048`), under a preset's own; separate
 presets by ";" when an override holds a comma list. `--crops N` also scores N full-size
 512-px crops of each output against the same crops of the photo and the style at the run's style
@@ -233,11 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'pair':26s} {'preset':34s} seed " + " ".join(f"{c:>11s}" for c in COLUMNS) + "    steps      s")
     for content, style in pairs:
         content_path, style_path = IMAGES / f"{content}.jpg", IMAGES / f"{style}.jpg"
-        photo = to_tensor(resize_long_side(open_image(content_path), args.size))
+        photo = to_tensor(resize_long_side(open_image(content_path), common["size"]))
         with torch.no_grad():  # the photo's own score: what a result shares with the painting by chance
             own = copy_share(photo, [to_tensor(open_image(style_path))], model)
         rows.append({"content": content, "style": style, "preset": "photo", "copy": own, "output": None})
-        print(f"{content + ' x ' + style:26s} {'the photo itself':34s}      " + " " * 60 + f"{own:11.3f}")
+        print(f"{content + ' x ' + style:26s} {'the photo itself':34s}      " + " " * 12 * len(PARTS) + f"{own:11.3f}")
         for spec in presets:
             for seed in (int(s) for s in args.seeds.split(",")):
                 config = config_of(spec, common, seed)

@@ -2,7 +2,8 @@
 
     python benchmarks/quality.py OUT CONTENT STYLE [STYLE ...] [--json]
 
-The metrics (content_rel, style_gram, style_swd, color_swd, grain, copy) are impasto.metrics.score's;
+The metrics (content_rel, style_gram, style_swd, color_swd, grain) are impasto.metrics.score's, and copy
+is impasto.metrics.copy_share's;
 its module docstring defines them. The same metrics of the content image itself (`*_content`) are printed as the baseline that a
 stylization should beat. Several styles are compared as their pooled features and mean Gram.
 """

@@ -57,7 +57,8 @@ def test_the_command_line_scores_files(content_path, style_path, tmp_path, small
     assert result["content_rel"] < 0.01 and result["grain"] == pytest.approx(1.0, abs=0.05)
     assert result["style_swd"] == pytest.approx(result["style_swd_content"], rel=0.05)
     assert result["style_swd_content"] > 0.2
-    assert result["copy"] == result["copy_content"] == 0.0  # the photo has nothing of the painting's
+    # The photo has nothing of the painting's: 0.000 measured, under every ISA.
+    assert result["copy"] == result["copy_content"] < 0.01
 
 
 @pytest.mark.slow  # benchmarks/quality.py in a subprocess, which imports torch

@@ -12,9 +12,9 @@
                (in units of the content's projected std; low keeps the photo's colours).
 - grain:       mean |Laplacian| of out's luminance over that of the content at the same size
                (about 1 keeps the photo's sharpness; far above 1 is speckle, far below is blur).
-- copy:        the share of out that is a region of a painting pasted whole (a face, an eye, an
-               animal), at a 512-px view (copies.py; `score(..., copies=True)`, since it takes
-               seconds). style_deep rewards such copies; this measure finds them.
+- copy_share:  the share of out that is a region of a painting pasted whole (a face, an eye, an
+               animal), at a 512-px view (copies.py; on its own, since it takes seconds: give it
+               the paintings at full size). style_deep rewards such copies; this measure finds them.
 
 Several styles are compared as their pooled features and mean Gram. The sliced distances read at
 most 65536 positions per side (a seeded subset), so that a 2048-px result scores in seconds.
@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from ..nst.losses import gram_matrix
 from ..nst.vgg import VGG19Features
 from .copies import copy_map as copy_map
-from .copies import copy_share
+from .copies import copy_share as copy_share
 from .views import view
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -118,12 +118,9 @@ def score(
     content: torch.Tensor,
     styles: list[torch.Tensor],
     model: VGG19Features,
-    *,
-    copies: bool = False,
 ) -> dict[str, float]:
     """The metrics above of `image` (1, 3, H, W) in [0, 1] against `content` (same size) and
-    `styles` (1, 3, h, w each), read by `model` (VGG19Features; call under torch.no_grad()).
-    copies: also `copy` (styles are best given at 512 px or more, the view it compares)."""
+    `styles` (1, 3, h, w each), read by `model` (VGG19Features; call under torch.no_grad())."""
     feats = model(image, [*STYLE_LAYERS, CONTENT_LAYER])
     content_feats = model(content, [CONTENT_LAYER])[CONTENT_LAYER]
     style_feats = [model(s, STYLE_LAYERS) for s in styles]
@@ -136,7 +133,6 @@ def score(
     fine = [swd[layer] for layer in FINE_LAYERS]
     seen = model(view(image, VIEW), DEEP_LAYERS)
     deep = list(_swd(seen, [model(view(s, VIEW), DEEP_LAYERS) for s in styles], DEEP_LAYERS).values())
-    extra = {"copy": copy_share(image, styles, model)} if copies else {}
     return {
         "content_rel": float(diff.pow(2).sum() / content_feats.pow(2).sum()),
         "color_swd": sliced_wasserstein(_positions(image), _positions(content)),
@@ -145,5 +141,4 @@ def score(
         "style_fine": sum(fine) / len(fine),
         "style_deep": sum(deep) / len(deep),
         "grain": laplacian_energy(image) / laplacian_energy(content),
-        **extra,
     }

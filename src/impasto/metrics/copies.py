@@ -52,19 +52,20 @@ def _matches(result: torch.Tensor, painting: torch.Tensor) -> tuple[torch.Tensor
     """Per result position (H, W): distinctive (bool) and offset (H, W, 2) to its painting match."""
     height, width = result.shape[-2:]
     rows, cols = painting.shape[-2:]
+    device = result.device
     similarity = _patches(result).t() @ _patches(painting)  # (N, M)
     best, index = similarity.max(1)
-    y, x = index // cols, index % cols
-    # The best match elsewhere: the square of RADIUS around the best one left out.
-    steps = torch.arange(-RADIUS, RADIUS + 1)
-    near_y = (y[:, None, None] + steps[None, :, None]).expand(-1, -1, steps.numel())
-    near_x = (x[:, None, None] + steps[None, None, :]).expand(-1, steps.numel(), -1)
-    inside = (near_y >= 0) & (near_y < rows) & (near_x >= 0) & (near_x < cols)
-    near = (near_y.clamp(0, rows - 1) * cols + near_x.clamp(0, cols - 1)).flatten(1)
-    square = torch.zeros_like(similarity).scatter_reduce(1, near, inside.flatten(1).float(), "amax")
-    second = similarity.masked_fill(square > 0, -2.0).max(1).values
-    distinctive = (1 - best) < RATIO * (1 - second)
-    ours_y, ours_x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    y, x = index // cols, index % cols  # unfold's row-major order
+    # The best match elsewhere: more than RADIUS positions from the best one, in either direction.
+    their_y = torch.arange(rows, device=device).repeat_interleave(cols)
+    their_x = torch.arange(cols, device=device).repeat(rows)
+    far = ((their_y[None] - y[:, None]).abs() > RADIUS) | ((their_x[None] - x[:, None]).abs() > RADIUS)
+    second = similarity.masked_fill(~far, -2.0).max(1).values
+    # A painting with nothing elsewhere (smaller than the square) has nothing to be distinct from.
+    distinctive = ((1 - best) < RATIO * (1 - second)) & far.any(1)
+    ours_y, ours_x = torch.meshgrid(
+        torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij"
+    )
     offset = torch.stack([y.view(height, width) - ours_y, x.view(height, width) - ours_x], -1)
     return distinctive.view(height, width), offset.float()
 
@@ -74,10 +75,10 @@ def _copied(distinctive: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     least two positions away, matched with the same offset (within one)."""
     height, width = distinctive.shape
     half = WINDOW // 2
-    offsets = F.pad(offset.permute(2, 0, 1), (half,) * 4, value=float(1 << 20))
+    offsets = F.pad(offset.permute(2, 0, 1), (half,) * 4)  # outside: flags 0, so no support
     flags = F.pad(distinctive.float()[None], (half,) * 4)[0]
     here = offset.permute(2, 0, 1)
-    support = torch.zeros(height, width)
+    support = torch.zeros(height, width, device=distinctive.device)
     for dy in range(WINDOW):
         for dx in range(WINDOW):
             if max(abs(dy - half), abs(dx - half)) < 2:
@@ -88,14 +89,18 @@ def _copied(distinctive: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     return distinctive & (support >= SUPPORT)
 
 
-def copy_map(image: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features) -> torch.Tensor:
+def copy_map(
+    image: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, *, mirrored: bool = True
+) -> torch.Tensor:
     """(H, W) bool at LAYER of the result's view: the positions in a region copied from a style
-    (or its mirror image), within one position. Call under torch.no_grad()."""
+    (or, when `mirrored`, its mirror image), within one position. Call under torch.no_grad().
+    Near the picture's edge the window is cut off, so a paste there counts from its inner part."""
     result = model(view(image, VIEW), [LAYER])[LAYER]
-    region = torch.zeros(result.shape[-2:], dtype=torch.bool)
+    region = torch.zeros(result.shape[-2:], dtype=torch.bool, device=result.device)
     for style in styles:
         painting = view(style, VIEW)
-        for seen in (painting, painting.flip(-1)):  # VGG's filters are not mirror-symmetric
+        for seen in (painting, painting.flip(-1)) if mirrored else (painting,):
+            # The mirror image is read by the network: VGG's filters are not mirror-symmetric.
             region |= _copied(*_matches(result, model(seen, [LAYER])[LAYER]))
     return F.max_pool2d(region.float()[None, None], 3, 1, 1)[0, 0] > 0
 
