@@ -10,11 +10,8 @@ from impasto import metrics
 from impasto.io.read import load_tensor
 from impasto.metrics import copies
 
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
-pytestmark = [
-    pytest.mark.skipif(not (IMAGES / "monalisa.jpg").exists(), reason="needs ../shared/images"),
-    pytest.mark.numeric,  # fp32 throughout: the same values under AVX2, AVX512_CORE and AVX512_CORE_BF16
-]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # shipped: CI has no ../shared
+pytestmark = pytest.mark.numeric  # fp32 throughout: the same values under AVX2, AVX512_CORE and AVX512_CORE_BF16
 
 SIDE = 128  # the measure reads both at its own 512-px view
 CROP = 48  # the pasted square: a face at this size, (48/128)·(48/96) = 0.19 of the photo
@@ -22,12 +19,12 @@ CROP = 48  # the pasted square: a face at this size, (48/128)·(48/96) = 0.19 of
 
 @pytest.fixture(scope="module")
 def painting():
-    return load_tensor(IMAGES / "monalisa.jpg", SIDE)  # 86x128 (w x h)
+    return load_tensor(EXAMPLES / "monalisa.jpg", SIDE)  # 86x128 (w x h)
 
 
 @pytest.fixture(scope="module")
 def photo():
-    return load_tensor(IMAGES / "tubingen.jpg", SIDE)  # 128x96
+    return load_tensor(EXAMPLES / "tubingen.jpg", SIDE)  # 128x96
 
 
 def _share(image, painting, vgg) -> float:
@@ -50,7 +47,7 @@ def _texture(painting: torch.Tensor, shape, tile: int, seed: int) -> torch.Tenso
 
 
 def test_a_pasted_face_is_found_and_the_photo_is_clean(vgg, painting, photo, within):
-    """Measured: 0.197 for the 0.1875 pasted (mirrored too), 0.000 for the photo."""
+    """Measured: 0.199 for the 0.1875 pasted (0.196 mirrored), 0.003 for the photo."""
     pasted = photo.clone()
     pasted[..., 24 : 24 + CROP, 40 : 40 + CROP] = painting[..., 16 : 16 + CROP, 20 : 20 + CROP]  # her face
     share = _share(pasted, painting, vgg)
@@ -62,14 +59,14 @@ def test_a_pasted_face_is_found_and_the_photo_is_clean(vgg, painting, photo, wit
     mirror = pasted.flip(-1)
     mirrored = _share(mirror, painting, vgg)
     within("mirrored share / pasted area", mirrored / pasted_area, ">", 0.5)
-    with torch.no_grad():  # most of it found through the mirrored painting (measured 0.044 of 0.197)
+    with torch.no_grad():  # most of it found through the mirrored painting (measured 0.033 of 0.196)
         unmirrored = float(metrics.copy_map(mirror, [painting], vgg, mirrored=False).float().mean())
     within("share without the mirror / with it", unmirrored / mirrored, "<", 0.5)
 
 
 def test_the_paintings_texture_is_not_a_copy(vgg, painting, photo, within, seed):
     """Small patches of the painting side by side (8 px here, 32 px at the measure's view) are
-    its texture, not an object pasted whole. Measured 0.003, 0.000, 0.000, 0.000 for seeds 0-3."""
+    its texture, not an object pasted whole. Measured 0.000 for seeds 0-3."""
     for tiles in (seed, seed + 1):
         texture = _texture(painting, photo.shape[-2:], tile=8, seed=tiles)
         within(f"texture share, seed {tiles}", _share(texture, painting, vgg), "<", 0.02)
