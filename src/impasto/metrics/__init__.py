@@ -114,10 +114,7 @@ def _swd(feats: dict, style_feats: list[dict], layers: tuple[str, ...]) -> dict[
 
 
 def score(
-    image: torch.Tensor,
-    content: torch.Tensor,
-    styles: list[torch.Tensor],
-    model: VGG19Features,
+    image: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features
 ) -> dict[str, float]:
     """The metrics above of `image` (1, 3, H, W) in [0, 1] against `content` (same size) and
     `styles` (1, 3, h, w each), read by `model` (VGG19Features; call under torch.no_grad())."""

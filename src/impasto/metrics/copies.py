@@ -48,6 +48,11 @@ def _patches(features: torch.Tensor) -> torch.Tensor:
     return patches / patches.norm(dim=0, keepdim=True).clamp_min(1e-8)
 
 
+def _rows_and_columns(index: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat positions in unfold's row-major order -> (rows, columns)."""
+    return index // width, index % width
+
+
 def _matches(result: torch.Tensor, painting: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per result position (H, W): distinctive (bool) and offset (H, W, 2) to its painting match."""
     height, width = result.shape[-2:]
@@ -55,18 +60,15 @@ def _matches(result: torch.Tensor, painting: torch.Tensor) -> tuple[torch.Tensor
     device = result.device
     similarity = _patches(result).t() @ _patches(painting)  # (N, M)
     best, index = similarity.max(1)
-    y, x = index // cols, index % cols  # unfold's row-major order
+    y, x = _rows_and_columns(index, cols)
     # The best match elsewhere: more than RADIUS positions from the best one, in either direction.
-    their_y = torch.arange(rows, device=device).repeat_interleave(cols)
-    their_x = torch.arange(cols, device=device).repeat(rows)
+    their_y, their_x = _rows_and_columns(torch.arange(rows * cols, device=device), cols)
     far = ((their_y[None] - y[:, None]).abs() > RADIUS) | ((their_x[None] - x[:, None]).abs() > RADIUS)
     second = similarity.masked_fill(~far, -2.0).max(1).values
     # A painting with nothing elsewhere (smaller than the square) has nothing to be distinct from.
     distinctive = ((1 - best) < RATIO * (1 - second)) & far.any(1)
-    ours_y, ours_x = torch.meshgrid(
-        torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij"
-    )
-    offset = torch.stack([y.view(height, width) - ours_y, x.view(height, width) - ours_x], -1)
+    ours_y, ours_x = _rows_and_columns(torch.arange(height * width, device=device), width)
+    offset = torch.stack([y - ours_y, x - ours_x], -1).view(height, width, 2)
     return distinctive.view(height, width), offset.float()
 
 
