@@ -92,6 +92,7 @@ def test_upload_watch_the_preview_change_and_download_the_png(page, browser, bas
     page.reload()  # the job's address still shows it, and the gallery lists it
     page.wait_for_selector("#download:visible")
     assert page.inner_text("#status").startswith("Done")
+    page.wait_for_selector("#results .card")  # the gallery loads on its own request, after the job
     assert page.locator("#results .card").count() >= 1
 
 
